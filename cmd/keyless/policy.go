@@ -1,0 +1,4 @@
+package main
+
+// policyCmd is replaced by the policy tools (issue 2).
+type policyCmd struct{}
