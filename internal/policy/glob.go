@@ -169,6 +169,8 @@ func resolve(c Context, a *atom) (string, bool) {
 
 // globAtoms matches s against atoms with the classic single-backtrack glob algorithm:
 // on a mismatch, the last '*' absorbs one more character and matching resumes after it.
+// When a case-sensitive literal follows the '*', the retry jumps straight to the next
+// occurrence of that literal.
 func globAtoms(atoms []atom, vals []string, s string, fold bool) bool {
 	ai, si := 0, 0
 	starA, starS := -1, 0
@@ -177,8 +179,15 @@ func globAtoms(atoms []atom, vals []string, s string, fold bool) bool {
 			a := &atoms[ai]
 			switch a.kind {
 			case atomStar:
+				if ai == len(atoms)-1 {
+					return true
+				}
 				starA, starS = ai, si
 				ai++
+				if !skipTo(atoms, vals, starA, s, &starS, fold) {
+					return false
+				}
+				si = starS
 				continue
 			case atomOne:
 				if si < len(s) {
@@ -188,11 +197,7 @@ func globAtoms(atoms []atom, vals []string, s string, fold bool) bool {
 					continue
 				}
 			default:
-				text := a.text
-				if a.kind == atomVar {
-					text = vals[a.v]
-				}
-				if n, ok := prefix(s[si:], text, fold); ok {
+				if n, ok := prefix(s[si:], atomText(a, vals), fold); ok {
 					si += n
 					ai++
 					continue
@@ -206,8 +211,36 @@ func globAtoms(atoms []atom, vals []string, s string, fold bool) bool {
 		}
 		_, n := utf8.DecodeRuneInString(s[starS:])
 		starS += n
+		if !skipTo(atoms, vals, starA, s, &starS, fold) {
+			return false
+		}
 		si, ai = starS, starA+1
 	}
+}
+
+func atomText(a *atom, vals []string) string {
+	if a.kind == atomVar {
+		return vals[a.v]
+	}
+	return a.text
+}
+
+// skipTo moves *pos to the next place where the literal after the '*' at atoms[star] can
+// match; it reports false when there is none. Other cases leave *pos alone.
+func skipTo(atoms []atom, vals []string, star int, s string, pos *int, fold bool) bool {
+	if fold || star+1 >= len(atoms) {
+		return true
+	}
+	next := &atoms[star+1]
+	if next.kind != atomLit && next.kind != atomVar {
+		return true
+	}
+	i := strings.Index(s[*pos:], atomText(next, vals))
+	if i < 0 {
+		return false
+	}
+	*pos += i
+	return true
 }
 
 // prefix reports whether s starts with lit (case-insensitively when fold) and how many

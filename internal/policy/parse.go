@@ -1,8 +1,6 @@
 package policy
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -107,52 +105,6 @@ func (e *ValidationError) Error() string {
 // ErrSyntax is returned (wrapped) when a policy is not well-formed JSON.
 var ErrSyntax = errors.New("policy is not valid JSON")
 
-// member is one name/value pair of a JSON object, in document order.
-type member struct {
-	name  string
-	value json.RawMessage
-}
-
-// decodeObject returns the members of the JSON object raw, in order.
-func decodeObject(raw json.RawMessage) ([]member, bool) {
-	if jsonKind(raw) != '{' {
-		return nil, false
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if _, err := dec.Token(); err != nil {
-		return nil, false
-	}
-	var ms []member
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, false
-		}
-		name, _ := tok.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, false
-		}
-		ms = append(ms, member{name: name, value: v})
-	}
-	return ms, true
-}
-
-// jsonKind returns the first significant byte of a JSON value: '{', '[', '"', 't', 'f',
-// 'n', or '0' for a number.
-func jsonKind(raw json.RawMessage) byte {
-	raw = bytes.TrimLeft(raw, " \t\r\n")
-	if len(raw) == 0 {
-		return 0
-	}
-	switch c := raw[0]; c {
-	case '{', '[', '"', 't', 'f', 'n':
-		return c
-	}
-	return '0'
-}
-
 // parser collects problems while it walks a document.
 type parser struct {
 	problems []Problem
@@ -167,20 +119,19 @@ func (p *parser) add(stmt int, sid, field, format string, args ...any) {
 // and a missing Effect or Action are errors. Every problem is reported in one
 // *ValidationError. Kind-specific rules are checked by Document.Validate.
 func Parse(data []byte) (*Document, error) {
-	if !json.Valid(data) {
-		var v any
-		err := json.Unmarshal(data, &v)
+	root, err := parseJSON(data)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
 	}
-	top, ok := decodeObject(data)
-	if !ok {
+	if root.kind != '{' {
 		return nil, &ValidationError{Problems: []Problem{{Statement: -1, Message: "a policy must be a JSON object"}}}
 	}
 	var ps parser
 	doc := &Document{}
 	seen := map[string]bool{}
-	var stmts json.RawMessage
-	for _, m := range top {
+	var stmts *jvalue
+	for i := range root.members {
+		m := &root.members[i]
 		if seen[m.name] {
 			ps.add(-1, "", m.name, "duplicate element")
 			continue
@@ -188,34 +139,34 @@ func Parse(data []byte) (*Document, error) {
 		seen[m.name] = true
 		switch m.name {
 		case "Version":
-			if err := json.Unmarshal(m.value, &doc.Version); err != nil || jsonKind(m.value) != '"' {
+			doc.Version = m.value.text
+			if m.value.kind != '"' {
 				ps.add(-1, "", "Version", "must be a string")
 			} else if doc.Version != Version2012 && doc.Version != Version2008 {
 				ps.add(-1, "", "Version", "must be %q or %q, not %q", Version2012, Version2008, doc.Version)
 			}
 		case "Id":
-			if err := json.Unmarshal(m.value, &doc.ID); err != nil || jsonKind(m.value) != '"' {
+			doc.ID = m.value.text
+			if m.value.kind != '"' {
 				ps.add(-1, "", "Id", "must be a string")
 			}
 		case "Statement":
-			stmts = m.value
+			stmts = &m.value
 		default:
 			ps.add(-1, "", m.name, "unknown element (want Version, Id, Statement)")
 		}
 	}
-	switch jsonKind(stmts) {
-	case 0:
+	switch {
+	case stmts == nil:
 		ps.add(-1, "", "Statement", "missing")
-	case '{':
+	case stmts.kind == '{':
 		doc.Statements = append(doc.Statements, ps.statement(0, stmts))
-	case '[':
-		var list []json.RawMessage
-		_ = json.Unmarshal(stmts, &list)
-		if len(list) == 0 {
+	case stmts.kind == '[':
+		if len(stmts.items) == 0 {
 			ps.add(-1, "", "Statement", "must not be empty")
 		}
-		for i, raw := range list {
-			doc.Statements = append(doc.Statements, ps.statement(i, raw))
+		for i := range stmts.items {
+			doc.Statements = append(doc.Statements, ps.statement(i, &stmts.items[i]))
 		}
 	default:
 		ps.add(-1, "", "Statement", "must be an object or a list of objects")
@@ -229,20 +180,19 @@ func Parse(data []byte) (*Document, error) {
 // statementFields lists the elements a statement may carry.
 const statementFields = "Sid, Effect, Principal, NotPrincipal, Action, NotAction, Resource, NotResource, Condition"
 
-func (p *parser) statement(i int, raw json.RawMessage) Statement {
+func (p *parser) statement(i int, v *jvalue) Statement {
 	st := Statement{Index: i}
-	ms, ok := decodeObject(raw)
-	if !ok {
+	if v.kind != '{' {
 		p.add(i, "", "", "a statement must be a JSON object")
 		return st
 	}
-	for _, m := range ms { // the Sid first, so that every problem can name it
-		if m.name == "Sid" && jsonKind(m.value) == '"' {
-			_ = json.Unmarshal(m.value, &st.Sid)
+	for _, m := range v.members { // the Sid first, so that every problem can name it
+		if m.name == "Sid" && m.value.kind == '"' {
+			st.Sid = m.value.text
 		}
 	}
 	seen := map[string]bool{}
-	for _, m := range ms {
+	for _, m := range v.members {
 		if seen[m.name] {
 			p.add(i, st.Sid, m.name, "duplicate element")
 			continue
@@ -272,12 +222,12 @@ func (p *parser) field(st *Statement, m member) {
 	i, sid := st.Index, st.Sid
 	switch m.name {
 	case "Sid":
-		if jsonKind(m.value) != '"' {
+		if m.value.kind != '"' {
 			p.add(i, sid, "Sid", "must be a string")
 		}
 	case "Effect":
-		var e string
-		if jsonKind(m.value) != '"' || json.Unmarshal(m.value, &e) != nil {
+		e := m.value.text
+		if m.value.kind != '"' {
 			p.add(i, sid, "Effect", "must be the string \"Allow\" or \"Deny\"")
 			return
 		}
@@ -293,7 +243,7 @@ func (p *parser) field(st *Statement, m member) {
 			st.NotPrincipal = pr
 		}
 	case "Action", "NotAction", "Resource", "NotResource":
-		list, msg := stringList(m.value)
+		list, msg := stringList(&m.value)
 		if msg != "" {
 			p.add(i, sid, m.name, "%s", msg)
 			return
@@ -309,31 +259,27 @@ func (p *parser) field(st *Statement, m member) {
 			st.NotResource = list
 		}
 	case "Condition":
-		st.Conditions = p.conditions(i, sid, m.value)
+		st.Conditions = p.conditions(i, sid, &m.value)
 	default:
 		p.add(i, sid, m.name, "unknown element (want one of %s)", statementFields)
 	}
 }
 
 // stringList decodes IAM's "string or list of strings"; msg describes a wrong shape.
-func stringList(raw json.RawMessage) (list []string, msg string) {
-	switch jsonKind(raw) {
+func stringList(v *jvalue) (list []string, msg string) {
+	switch v.kind {
 	case '"':
-		var s string
-		_ = json.Unmarshal(raw, &s)
-		return []string{s}, ""
+		return []string{v.text}, ""
 	case '[':
-		var items []json.RawMessage
-		_ = json.Unmarshal(raw, &items)
-		if len(items) == 0 {
+		if len(v.items) == 0 {
 			return nil, "must not be an empty list"
 		}
-		for _, it := range items {
-			var s string
-			if jsonKind(it) != '"' || json.Unmarshal(it, &s) != nil {
+		list = make([]string, 0, len(v.items))
+		for _, it := range v.items {
+			if it.kind != '"' {
 				return nil, "must be a string or a list of strings"
 			}
-			list = append(list, s)
+			list = append(list, it.text)
 		}
 		return list, ""
 	}
@@ -341,26 +287,24 @@ func stringList(raw json.RawMessage) (list []string, msg string) {
 }
 
 func (p *parser) principals(i int, sid string, m member) *Principals {
-	if jsonKind(m.value) == '"' {
-		var s string
-		_ = json.Unmarshal(m.value, &s)
-		if s != "*" {
-			p.add(i, sid, m.name, "a string %s must be \"*\"; use an object such as {\"AWS\": %q}", m.name, s)
+	if m.value.kind == '"' {
+		if m.value.text != "*" {
+			p.add(i, sid, m.name, "a string %s must be \"*\"; use an object such as {\"AWS\": %q}", m.name, m.value.text)
 			return nil
 		}
 		return &Principals{Wildcard: true}
 	}
-	ms, ok := decodeObject(m.value)
-	if !ok {
+	if m.value.kind != '{' {
 		p.add(i, sid, m.name, "must be \"*\" or an object with AWS, Federated, Service or CanonicalUser")
 		return nil
 	}
-	if len(ms) == 0 {
+	if len(m.value.members) == 0 {
 		p.add(i, sid, m.name, "must not be empty")
 		return nil
 	}
 	pr := &Principals{}
-	for _, e := range ms {
+	seen := map[string]bool{}
+	for _, e := range m.value.members {
 		field := m.name + "." + e.name
 		switch e.name {
 		case "AWS", "Federated", "Service", "CanonicalUser":
@@ -368,7 +312,12 @@ func (p *parser) principals(i int, sid string, m member) *Principals {
 			p.add(i, sid, field, "unknown principal type (want AWS, Federated, Service or CanonicalUser)")
 			continue
 		}
-		list, msg := stringList(e.value)
+		if seen[e.name] {
+			p.add(i, sid, field, "duplicate principal type")
+			continue
+		}
+		seen[e.name] = true
+		list, msg := stringList(&e.value)
 		if msg != "" {
 			p.add(i, sid, field, "%s", msg)
 			continue
@@ -378,26 +327,37 @@ func (p *parser) principals(i int, sid string, m member) *Principals {
 	return pr
 }
 
-func (p *parser) conditions(i int, sid string, raw json.RawMessage) []Condition {
-	ops, ok := decodeObject(raw)
-	if !ok {
+func (p *parser) conditions(i int, sid string, v *jvalue) []Condition {
+	if v.kind != '{' {
 		p.add(i, sid, "Condition", "must be an object of operators")
 		return nil
 	}
 	var out []Condition
-	for _, op := range ops {
+	seenOp := map[string]bool{}
+	for _, op := range v.members {
 		field := "Condition." + op.name
 		if _, err := parseOperator(op.name); err != nil {
 			p.add(i, sid, field, "%v", err)
 			continue
 		}
-		keys, ok := decodeObject(op.value)
-		if !ok || len(keys) == 0 {
+		if seenOp[op.name] {
+			p.add(i, sid, field, "duplicate operator")
+			continue
+		}
+		seenOp[op.name] = true
+		if op.value.kind != '{' || len(op.value.members) == 0 {
 			p.add(i, sid, field, "must be a non-empty object of condition keys")
 			continue
 		}
-		for _, k := range keys {
-			vals, msg := conditionValues(k.value)
+		seenKey := map[string]bool{}
+		for _, k := range op.value.members {
+			lk := strings.ToLower(k.name)
+			if seenKey[lk] {
+				p.add(i, sid, field+"."+k.name, "duplicate condition key (keys are case-insensitive)")
+				continue
+			}
+			seenKey[lk] = true
+			vals, msg := conditionValues(&k.value)
 			if msg != "" {
 				p.add(i, sid, field+"."+k.name, "%s", msg)
 				continue
@@ -410,37 +370,24 @@ func (p *parser) conditions(i int, sid string, raw json.RawMessage) []Condition 
 
 // conditionValues decodes a condition value: a string, number or boolean, or a non-empty
 // list of them (AWS accepts numbers and booleans and compares their text).
-func conditionValues(raw json.RawMessage) ([]string, string) {
+func conditionValues(v *jvalue) ([]string, string) {
 	const shape = "must be a string, number or boolean, or a list of them"
-	one := func(r json.RawMessage) (string, bool) {
-		switch jsonKind(r) {
-		case '"':
-			var s string
-			return s, json.Unmarshal(r, &s) == nil
-		case '0', 't', 'f':
-			return string(bytes.TrimSpace(r)), true
-		}
-		return "", false
-	}
-	if jsonKind(raw) == '[' {
-		var items []json.RawMessage
-		_ = json.Unmarshal(raw, &items)
-		if len(items) == 0 {
+	scalar := func(v *jvalue) bool { return v.kind == '"' || v.kind == '0' || v.kind == 't' || v.kind == 'f' }
+	if v.kind == '[' {
+		if len(v.items) == 0 {
 			return nil, "must not be an empty list"
 		}
-		out := make([]string, 0, len(items))
-		for _, it := range items {
-			s, ok := one(it)
-			if !ok {
+		out := make([]string, 0, len(v.items))
+		for i := range v.items {
+			if !scalar(&v.items[i]) {
 				return nil, shape
 			}
-			out = append(out, s)
+			out = append(out, v.items[i].text)
 		}
 		return out, ""
 	}
-	s, ok := one(raw)
-	if !ok {
+	if !scalar(v) {
 		return nil, shape
 	}
-	return []string{s}, ""
+	return []string{v.text}, ""
 }

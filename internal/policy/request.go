@@ -44,7 +44,7 @@ func DecodeRequest(data []byte) (*Request, error) {
 		return nil, errors.New("request: \"resource\" is required")
 	}
 	req := &Request{Action: f.Action, Resource: f.Resource}
-	if len(f.Principal) > 0 && jsonKind(f.Principal) != 'n' {
+	if len(f.Principal) > 0 {
 		p, err := decodePrincipal(f.Principal)
 		if err != nil {
 			return nil, err
@@ -57,7 +57,11 @@ func DecodeRequest(data []byte) (*Request, error) {
 		if _, dup := keys[lk]; dup {
 			return nil, fmt.Errorf("request: condition key %q is given twice (keys are case-insensitive)", k)
 		}
-		vals, msg := conditionValues(raw)
+		v, err := parseJSON(raw)
+		if err != nil {
+			return nil, fmt.Errorf("request: condition key %q: %w", k, err)
+		}
+		vals, msg := conditionValues(&v)
 		if msg == "must not be an empty list" {
 			vals, msg = []string{}, ""
 		}
@@ -71,23 +75,25 @@ func DecodeRequest(data []byte) (*Request, error) {
 }
 
 func decodePrincipal(raw json.RawMessage) (Principal, error) {
-	switch jsonKind(raw) {
+	v, err := parseJSON(raw)
+	if err != nil {
+		return Principal{}, fmt.Errorf("request: principal: %w", err)
+	}
+	switch v.kind {
+	case 'n':
+		return Principal{}, nil
 	case '"':
-		var s string
-		_ = json.Unmarshal(raw, &s)
-		return PrincipalFromARN(s), nil
+		return PrincipalFromARN(v.text), nil
 	case '{':
-		ms, _ := decodeObject(raw)
-		if len(ms) != 1 || jsonKind(ms[0].value) != '"' {
+		if len(v.members) != 1 || v.members[0].value.kind != '"' {
 			return Principal{}, errors.New("request: \"principal\" object must have exactly one type with a string value, such as {\"Federated\": \"accounts.google.com\"}")
 		}
-		var v string
-		_ = json.Unmarshal(ms[0].value, &v)
-		switch ms[0].name {
+		m := v.members[0]
+		switch m.name {
 		case "AWS", "Federated", "Service", "CanonicalUser":
-			return Principal{Type: ms[0].name, Value: v}, nil
+			return Principal{Type: m.name, Value: m.value.text}, nil
 		}
-		return Principal{}, fmt.Errorf("request: unknown principal type %q (want AWS, Federated, Service or CanonicalUser)", ms[0].name)
+		return Principal{}, fmt.Errorf("request: unknown principal type %q (want AWS, Federated, Service or CanonicalUser)", m.name)
 	}
 	return Principal{}, errors.New("request: \"principal\" must be an ARN string or an object")
 }
