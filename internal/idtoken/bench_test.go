@@ -1,0 +1,84 @@
+package idtoken_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyless-dev/keyless/internal/idtoken"
+	"github.com/keyless-dev/keyless/internal/oidctest"
+)
+
+// benchVerify measures Verify with the keys already cached.
+func benchVerify(b *testing.B, alg string) {
+	p := oidctest.New(b, oidctest.WithTLS())
+	v, err := idtoken.New(idtoken.Options{
+		Providers:  []idtoken.Provider{{URL: p.URL(), ClientIDs: []string{clientID}}},
+		HTTPClient: p.Client(),
+		Now:        func() time.Time { return t0 },
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok := p.Sign(p.Claims(t0, clientID, "org/o/project/p/user/u"), oidctest.WithAlg(alg))
+	ctx := context.Background()
+	if _, err := v.Verify(ctx, tok); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(ctx, tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVerifyRS256(b *testing.B) { benchVerify(b, "RS256") }
+func BenchmarkVerifyES256(b *testing.B) { benchVerify(b, "ES256") }
+
+// signature returns the decoded signature of tok.
+func signature(b *testing.B, tok string) []byte {
+	sig, err := base64.RawURLEncoding.DecodeString(tok[strings.LastIndexByte(tok, '.')+1:])
+	if err != nil {
+		b.Fatal(err)
+	}
+	return sig
+}
+
+// BenchmarkRawRSAVerifyPKCS1v15 is the floor: the RS256 check alone.
+func BenchmarkRawRSAVerifyPKCS1v15(b *testing.B) {
+	p := oidctest.New(b)
+	tok := p.Sign(p.Claims(t0, clientID, "org/o/project/p/user/u"))
+	pub := p.PublicKey("RS256").(*rsa.PublicKey)
+	sig := signature(b, tok)
+	b.ReportAllocs()
+	for b.Loop() {
+		h := sha256.Sum256([]byte(tok[:strings.LastIndexByte(tok, '.')]))
+		if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, h[:], sig); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRawECDSAVerify is the floor for ES256.
+func BenchmarkRawECDSAVerify(b *testing.B) {
+	p := oidctest.New(b)
+	tok := p.Sign(p.Claims(t0, clientID, "org/o/project/p/user/u"), oidctest.WithAlg("ES256"))
+	pub := p.PublicKey("ES256").(*ecdsa.PublicKey)
+	sig := signature(b, tok)
+	r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+	b.ReportAllocs()
+	for b.Loop() {
+		h := sha256.Sum256([]byte(tok[:strings.LastIndexByte(tok, '.')]))
+		if !ecdsa.Verify(pub, h[:], r, s) {
+			b.Fatal("ecdsa verify failed")
+		}
+	}
+}
