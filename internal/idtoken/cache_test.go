@@ -265,3 +265,33 @@ func TestUnconfiguredLocalIssuerIsNotTrusted(t *testing.T) {
 		t.Errorf("the local key source was asked about an unconfigured issuer")
 	}
 }
+
+func TestProviderAnsweringNotFoundIsKeyUnavailable(t *testing.T) {
+	t.Parallel()
+	p := oidctest.New(t, oidctest.WithTLS())
+	// The provider serves nothing under this issuer: discovery is a 404.
+	iss := p.URL() + "/missing"
+	v, err := idtoken.New(idtoken.Options{
+		Providers:  []idtoken.Provider{{URL: iss, ClientIDs: []string{clientID}}},
+		HTTPClient: p.Client(),
+		Now:        func() time.Time { return t0 },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := verifyKind(t, v, p.Sign(with(longLived(p), "iss", iss))); got != idtoken.KindKeyUnavailable {
+		t.Errorf("kind = %v, want key unavailable", got)
+	}
+}
+
+func TestCancelledCallerStopsWaitingForARefresh(t *testing.T) {
+	t.Parallel()
+	p := oidctest.New(t, oidctest.WithTLS())
+	v := newVerifier(t, p, func() time.Time { return t0 })
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err := v.Verify(ctx, p.Sign(longLived(p)))
+	if got := idtoken.KindOf(err); got != idtoken.KindProviderUnreachable || !errors.Is(err, context.Canceled) {
+		t.Errorf("Verify with a cancelled context: kind %v, err %v; want provider unreachable wrapping context.Canceled", got, err)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -135,6 +136,7 @@ func New(opts Options) (*Verifier, error) {
 			errs = append(errs, fmt.Errorf("provider %s: listed twice", p.URL))
 			continue
 		}
+		p.ClientIDs, p.Thumbprints = slices.Clone(p.ClientIDs), slices.Clone(p.Thumbprints)
 		v.providers[p.URL] = &provider{cfg: p, remote: &remoteKeys{
 			issuer:            p.URL,
 			client:            opts.HTTPClient,

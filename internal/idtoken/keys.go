@@ -128,7 +128,10 @@ func (r *remoteKeys) key(ctx context.Context, kid string) ([]publicKey, error) {
 // refresh fetches the key set once per rate-limit interval; callers that
 // arrive while a fetch runs wait for it and share its result.
 func (r *remoteKeys) refresh(ctx context.Context, now time.Time) (keySet, error) {
-	v, err, _ := r.group.Do("refresh", func() (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, newError(KindProviderUnreachable, "no key refresh for a cancelled request", err)
+	}
+	ch := r.group.DoChan("refresh", func() (any, error) {
 		if !r.limiter.AllowN(now, 1) {
 			return nil, errRateLimited
 		}
@@ -145,10 +148,15 @@ func (r *remoteKeys) refresh(ctx context.Context, now time.Time) (keySet, error)
 		r.set, r.freshUntil, r.lastErr = set, r.now().Add(ttl), nil
 		return set, nil
 	})
-	if err != nil {
-		return nil, err
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(keySet), nil
+	case <-ctx.Done():
+		return nil, newError(KindProviderUnreachable, "gave up waiting for the key refresh", ctx.Err())
 	}
-	return v.(keySet), nil
 }
 
 // fetch reads the discovery document, then the key set at its jwks_uri.
