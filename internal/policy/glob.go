@@ -316,26 +316,27 @@ func splitARN(s string, vars bool, parts *[6]string) int {
 	return n + 1
 }
 
-// arnPattern is a compiled ARN (Resource element or ArnLike value): six per-segment globs,
-// or a single glob over the whole string when the value is not a six-part ARN.
+// arnPattern is a compiled ARN (Resource element or ArnLike value): per-segment globs
+// over the colon-separated parts, or one glob over the whole string for a value that is
+// not an ARN (such as "*").
 type arnPattern struct {
 	raw   string
 	all   bool
-	split bool
+	n     int // number of parts; 0 for a whole-string glob
 	parts [6]pattern
 	whole pattern
 }
 
 func compileARN(s string, vars bool) (arnPattern, error) {
 	a := arnPattern{raw: s, all: s == "*"}
-	var parts [6]string
-	if splitARN(s, vars, &parts) < 6 {
+	if !strings.HasPrefix(s, "arn:") {
 		w, err := compilePattern(s, true, vars)
 		a.whole = w
 		return a, err
 	}
-	a.split = true
-	for i, part := range parts {
+	var parts [6]string
+	a.n = splitARN(s, vars, &parts)
+	for i, part := range parts[:a.n] {
 		p, err := compilePattern(part, true, vars)
 		if err != nil {
 			return arnPattern{}, err
@@ -345,19 +346,20 @@ func compileARN(s string, vars bool) (arnPattern, error) {
 	return a, nil
 }
 
-// match reports whether the ARN s matches; a '*' never crosses one of the first five colons.
+// match reports whether the ARN s matches; a '*' never crosses one of the first five
+// colons, so an ARN must have as many parts as the pattern.
 func (a *arnPattern) match(s string, c Context) bool {
 	if a.all {
 		return true
 	}
-	if !a.split {
+	if a.n == 0 {
 		return a.whole.match(s, c, false)
 	}
 	var parts [6]string
-	if splitARN(s, false, &parts) < 6 {
+	if splitARN(s, false, &parts) != a.n {
 		return false
 	}
-	for i := range parts {
+	for i := range a.n {
 		if !a.parts[i].match(parts[i], c, false) {
 			return false
 		}
