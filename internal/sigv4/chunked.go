@@ -23,6 +23,8 @@ const (
 	maxTrailerLines = 4
 	emptySHA256     = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 	chunkBufSize    = 64 << 10
+	// maxUnsignedChunk bounds an unsigned chunk: S3's largest single PUT, 5 GiB.
+	maxUnsignedChunk = 5 << 30
 )
 
 // chunkReader decodes an aws-chunked body and verifies it as it goes: chunk signatures
@@ -47,13 +49,17 @@ type chunkReader struct {
 	err       error
 }
 
-func newChunkReader(a *Auth, r *http.Request, mode string, key []byte, maxChunk int) (*chunkReader, error) {
+func newChunkReader(a *Auth, r *http.Request, mode string, key []byte, maxChunk int64) (*chunkReader, error) {
 	want, err := decodedLength(r)
 	if err != nil {
 		return nil, err
 	}
 	if maxChunk <= 0 {
 		maxChunk = defaultMaxChunkSize
+	}
+	if mode == StreamingUnsignedPayloadTrailer {
+		// aws-sdk-go-v2 sends a body of known length as one chunk, however large.
+		maxChunk = maxUnsignedChunk
 	}
 	body := io.Reader(r.Body)
 	if r.Body == nil {
@@ -67,7 +73,7 @@ func newChunkReader(a *Auth, r *http.Request, mode string, key []byte, maxChunk 
 		scope:    a.Scope.String(),
 		prevSig:  a.Signature,
 		want:     want,
-		maxChunk: int64(maxChunk),
+		maxChunk: maxChunk,
 	}
 	if c.signed {
 		c.dataHash = sha256.New()

@@ -225,8 +225,8 @@ func parseQuery(q url.Values) (*Auth, error) {
 		}
 		return v[0], nil
 	}
-	var vals [6]string
-	for i, name := range []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-Date", "X-Amz-SignedHeaders", "X-Amz-Expires"} {
+	var vals [5]string
+	for i, name := range []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-Date", "X-Amz-SignedHeaders"} {
 		v, err := get(name)
 		if err != nil {
 			return nil, err
@@ -255,16 +255,9 @@ func parseQuery(q url.Values) (*Auth, error) {
 	if a.SignedHeaders, err = parseSignedHeaders(vals[4]); err != nil {
 		return nil, queryError("Error parsing the X-Amz-SignedHeaders parameter; %v", err)
 	}
-	secs, err := strconv.ParseInt(vals[5], 10, 64)
-	switch {
-	case err != nil || !isDigits(vals[5]):
-		return nil, queryError("X-Amz-Expires should be a number")
-	case secs < 1:
-		return nil, queryError("X-Amz-Expires must be non-negative")
-	case secs > int64(MaxExpires/time.Second):
-		return nil, queryError("X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds")
+	if a.Expires, err = parseExpires(q, a.Scope.Service); err != nil {
+		return nil, err
 	}
-	a.Expires = time.Duration(secs) * time.Second
 	if tok, ok := q["X-Amz-Security-Token"]; ok {
 		if len(tok) != 1 {
 			return nil, queryError("X-Amz-Security-Token must appear once")
@@ -292,6 +285,28 @@ func presignedPayloadHeader(r *http.Request, a *Auth) error {
 	}
 	a.PayloadHash = sha[0]
 	return nil
+}
+
+// parseExpires reads X-Amz-Expires: 1..604800 seconds. S3 requires it; other services
+// (STS presigned GetCallerIdentity, as aws-sdk-go-v2 makes it) default to 15 minutes.
+func parseExpires(q url.Values, service string) (time.Duration, error) {
+	v, ok := q["X-Amz-Expires"]
+	switch {
+	case !ok && RulesAuto.resolve(service) != RulesS3:
+		return MaxSkew, nil
+	case len(v) != 1 || v[0] == "":
+		return 0, queryError("Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.")
+	}
+	secs, err := strconv.ParseInt(v[0], 10, 64)
+	switch {
+	case err != nil || !isDigits(v[0]):
+		return 0, queryError("X-Amz-Expires should be a number")
+	case secs < 1:
+		return 0, queryError("X-Amz-Expires must be non-negative")
+	case secs > int64(MaxExpires/time.Second):
+		return 0, queryError("X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds")
+	}
+	return time.Duration(secs) * time.Second, nil
 }
 
 // parseCredential parses <AKID>/<YYYYMMDD>/<region>/<service>/aws4_request.

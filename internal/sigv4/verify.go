@@ -28,8 +28,10 @@ type Options struct {
 	// x-amz-content-sha256 may have, since its hash must be known before the signature can
 	// be checked; 0 means 1 MiB.
 	MaxBufferedBody int64
-	// MaxChunkSize bounds one aws-chunked chunk; 0 means 16 MiB.
-	MaxChunkSize int
+	// MaxChunkSize bounds one signed aws-chunked chunk; 0 means 16 MiB. Unsigned chunks
+	// (STREAMING-UNSIGNED-PAYLOAD-TRAILER) are bounded by 5 GiB only, because aws-sdk-go-v2
+	// sends a body of known length as a single chunk. Chunks are never buffered.
+	MaxChunkSize int64
 }
 
 const (
