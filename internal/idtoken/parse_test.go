@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"slices"
 	"testing"
+	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 )
@@ -54,6 +55,56 @@ func FuzzParseToken(f *testing.F) {
 			_, _, _ = stringClaim(tok.claims, name)
 			_, _, _ = stringsClaim(tok.claims, name)
 			_, _, _ = timeClaim(tok.claims, name)
+		}
+	})
+}
+
+// FuzzClaims runs the claim checks and the condition-key builder on
+// arbitrary claim sets (as if the signature had verified): no panic, and
+// an accepted identity has a sub, an audience among the client ids and
+// its aud and sub keys.
+func FuzzClaims(f *testing.F) {
+	for _, seed := range []string{
+		`{"iss":"https://i.example.com","aud":"c","sub":"s","exp":1764417600}`,
+		`{"aud":["x","c"],"azp":"c","sub":"s","exp":1764417600,"nbf":1764417000,"iat":1764417000,"amr":["a",1]}`,
+		`{"aud":[],"sub":"s","exp":1764417600}`,
+		`{"aud":"x","azp":"c","sub":"s","exp":1764417600,"n":{"o":[1,{"p":null}]},"b":true,"f":1.5e300}`,
+		`{"aud":"c","sub":"s","exp":-1}`,
+		`{"aud":"c","sub":"s","exp":99999999999999999999}`,
+		`{"aud":"c","sub":"s","exp":"1764417600"}`,
+		`{"aud":"c","sub":"s","exp":1764417600,"https://aws.amazon.com/tags":{"principal_tags":{"a":["b"]}}}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	now := time.Unix(1764417000, 0)
+	v := &Verifier{now: func() time.Time { return now }, leeway: DefaultLeeway}
+	p := &provider{cfg: Provider{URL: "https://i.example.com", ClientIDs: []string{"c"}}}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		claims, err := decodeClaims(payload)
+		if err != nil {
+			return
+		}
+		id, err := v.checkClaims(p, &token{alg: "RS256", kid: "k", claims: claims})
+		if err != nil {
+			if KindOf(err) == 0 {
+				t.Fatalf("checkClaims error %v is not an *Error", err)
+			}
+			return
+		}
+		if id.Subject == "" || !slices.Contains(p.cfg.ClientIDs, id.Audience) {
+			t.Fatalf("accepted identity with sub %q, audience %q", id.Subject, id.Audience)
+		}
+		for _, awsOnly := range []bool{true, false} {
+			keys := id.ConditionKeys(awsOnly)
+			if _, ok := keys["i.example.com:sub"]; !ok {
+				t.Fatal("no sub condition key")
+			}
+			if _, ok := keys["i.example.com:aud"]; !ok {
+				t.Fatal("no aud condition key")
+			}
+			if _, ok := keys["i.example.com:"+tagsClaim]; ok {
+				t.Fatal("session tags claim became a condition key")
+			}
 		}
 	})
 }
