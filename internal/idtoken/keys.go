@@ -103,7 +103,11 @@ func (r *remoteKeys) key(ctx context.Context, kid string) ([]publicKey, error) {
 		}
 		return nil, newError(KindKeyUnavailable, fmt.Sprintf("kid %q not published by provider", kid), nil)
 	}
-	// The refresh failed or was skipped: fall back to what we know.
+	// The refresh failed or was skipped: fall back to what we know now
+	// (another caller may have refreshed since our first look).
+	r.mu.RLock()
+	set, freshUntil, last := r.set, r.freshUntil, r.lastErr
+	r.mu.RUnlock()
 	if set != nil && now.Before(freshUntil.Add(r.staleFor)) {
 		if ks, ok := set[kid]; ok {
 			if !errors.Is(err, errRateLimited) {
@@ -114,9 +118,6 @@ func (r *remoteKeys) key(ctx context.Context, kid string) ([]publicKey, error) {
 		}
 	}
 	if errors.Is(err, errRateLimited) {
-		r.mu.RLock()
-		last := r.lastErr
-		r.mu.RUnlock()
 		if last != nil && !now.Before(freshUntil) {
 			return nil, last
 		}
