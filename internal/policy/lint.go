@@ -71,7 +71,7 @@ type LintOptions struct {
 // that cannot work as written. It expects a parsed document (validation problems are
 // Validate's business) and returns findings in statement order.
 func Lint(doc *Document, opts LintOptions) []Finding {
-	l := &linter{opts: opts, doc: doc}
+	l := &linter{opts: opts, doc: doc, findings: []Finding{}}
 	if l.opts.Kind == 0 {
 		l.opts.Kind = doc.DetectKind()
 	}
@@ -329,4 +329,16 @@ func subExample(p provider) string {
 		return "project_path:GROUP/PROJECT:ref_type:branch:ref:main"
 	}
 	return "SUBJECT"
+}
+
+// String renders the finding on two lines: where and what, then the fix.
+func (f Finding) String() string {
+	where := "policy"
+	if f.Statement >= 0 {
+		where = fmt.Sprintf("statement %d", f.Statement)
+		if f.Sid != "" {
+			where += fmt.Sprintf(" (Sid %q)", f.Sid)
+		}
+	}
+	return fmt.Sprintf("%s [%s] %s: %s\n    fix: %s", f.Severity, f.Rule, where, f.Message, f.Fix)
 }

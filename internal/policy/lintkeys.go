@@ -170,7 +170,7 @@ func githubSubRisk(v string) (Severity, string, bool) {
 	case isWild(owner) || !hasRepo:
 		return SeverityError, "admits repositories of any owner (the owner part has a wildcard)", true
 	case startsWild(repo):
-		return SeverityError, "admits any repository of " + owner, true
+		return SeverityWarning, "admits any repository of " + owner, true
 	case isWild(repo):
 		return SeverityWarning, "admits every repository of " + owner + " whose name matches " + repo, true
 	case !hasCtx:
@@ -192,14 +192,15 @@ func circleSubRisk(v string) (Severity, string, bool) {
 	rest, ok := strings.CutPrefix(v, "org/")
 	if !ok {
 		if startsWild(v) {
-			return SeverityError, "admits any project of the organization", true
+			return SeverityWarning, "admits any project of the organization", true
 		}
 		return 0, "", false
 	}
 	_, rest, hasProject := strings.Cut(rest, "/project/")
 	project, rest, hasUser := strings.Cut(rest, "/user/")
 	if !hasProject || !hasUser && isWild(project) || startsWild(project) {
-		return SeverityError, "admits any project of the organization", true
+		// the issuer is per organization, so this stays inside the organization
+		return SeverityWarning, "admits any project of the organization", true
 	}
 	if isWild(project) {
 		return SeverityWarning, "admits every project whose id matches " + project, true
@@ -238,7 +239,7 @@ func gitlabSubRisk(v string) (Severity, string, bool) {
 	case slash < 0 || isWild(path[:slash]):
 		return SeverityError, "admits projects of any group (the group part has a wildcard)", true
 	case startsWild(path[slash+1:]):
-		return SeverityError, "admits any project of " + path[:slash], true
+		return SeverityWarning, "admits any project of " + path[:slash], true
 	case !hasCtx:
 		return 0, "", false
 	case startsWild(ctx):
