@@ -7,8 +7,11 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -53,9 +56,12 @@ func NewSigningRing(ctx context.Context, opts Options) (*SigningRing, error) {
 	return &SigningRing{ring: r}, nil
 }
 
+// signingKey is a decoded signing key, ready to sign: the protected header is encoded once
+// per key, so that signing costs one digest, one signature and the base64 around them.
 type signingKey struct {
 	alg    string
-	signer jose.Signer
+	header []byte // base64url of {"alg":...,"kid":...,"typ":"JWT"}
+	priv   crypto.Signer
 	public jose.JSONWebKey
 }
 
@@ -96,33 +102,111 @@ func (signingCodec) decode(meta store.Key, plain []byte) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse private key: %w", err)
 	}
-	var alg jose.SignatureAlgorithm
 	switch p := priv.(type) {
 	case *rsa.PrivateKey:
 		if meta.Algorithm != RS256 || p.N.BitLen() < 2048 {
 			return nil, fmt.Errorf("an RSA-%d key cannot be used for %s", p.N.BitLen(), meta.Algorithm)
 		}
-		alg = jose.RS256
 	case *ecdsa.PrivateKey:
 		if meta.Algorithm != ES256 || p.Curve != elliptic.P256() {
 			return nil, fmt.Errorf("an ECDSA %s key cannot be used for %s", p.Curve.Params().Name, meta.Algorithm)
 		}
-		alg = jose.ES256
 	default:
 		return nil, fmt.Errorf("unsupported private key type %T", priv)
 	}
-	signer, err := jose.NewSigner(
-		jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: priv, KeyID: meta.ID}},
-		(&jose.SignerOptions{}).WithType("JWT"))
+	header, err := json.Marshal(struct {
+		Alg string `json:"alg"`
+		Kid string `json:"kid"`
+		Typ string `json:"typ"`
+	}{meta.Algorithm, meta.ID, "JWT"})
 	if err != nil {
-		return nil, fmt.Errorf("signer: %w", err)
+		return nil, err
 	}
-	pub := priv.(crypto.Signer).Public()
-	return &signingKey{
+	signer := priv.(crypto.Signer)
+	k := &signingKey{
 		alg:    meta.Algorithm,
-		signer: signer,
-		public: jose.JSONWebKey{Key: pub, KeyID: meta.ID, Algorithm: meta.Algorithm, Use: "sig"},
-	}, nil
+		header: base64.RawURLEncoding.AppendEncode(nil, header),
+		priv:   signer,
+		public: jose.JSONWebKey{Key: signer.Public(), KeyID: meta.ID, Algorithm: meta.Algorithm, Use: "sig"},
+	}
+	if err := k.selfCheck(); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// selfCheck signs a probe and verifies it with go-jose, restricted to the key's algorithm:
+// the hand-assembled JWS must be what a standard verifier accepts.
+func (k *signingKey) selfCheck() error {
+	token, err := k.sign([]byte(`{"probe":true}`))
+	if err != nil {
+		return err
+	}
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(k.alg)})
+	if err != nil {
+		return fmt.Errorf("self-check: %w", err)
+	}
+	if _, err := jws.Verify(k.public.Key); err != nil {
+		return fmt.Errorf("self-check: %w", err)
+	}
+	return nil
+}
+
+// sign returns the compact JWS of payload.
+func (k *signingKey) sign(payload []byte) (string, error) {
+	enc := base64.RawURLEncoding
+	buf := make([]byte, 0, len(k.header)+2+enc.EncodedLen(len(payload))+enc.EncodedLen(256))
+	buf = append(buf, k.header...)
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, payload)
+	digest := sha256.Sum256(buf)
+	var sig []byte
+	var err error
+	switch p := k.priv.(type) {
+	case *ecdsa.PrivateKey:
+		var der []byte
+		if der, err = ecdsa.SignASN1(rand.Reader, p, digest[:]); err == nil {
+			sig, err = rawECDSA(der, 32)
+		}
+	case *rsa.PrivateKey:
+		sig, err = rsa.SignPKCS1v15(nil, p, crypto.SHA256, digest[:])
+	}
+	if err != nil {
+		return "", fmt.Errorf("keys: sign: %w", err)
+	}
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, sig)
+	return string(buf), nil
+}
+
+// rawECDSA converts an ASN.1 DER ECDSA signature, SEQUENCE { INTEGER r, INTEGER s }, to the
+// JWS form r || s, each left-padded to size bytes (RFC 7518 section 3.4).
+func rawECDSA(der []byte, size int) ([]byte, error) {
+	bad := errors.New("malformed ECDSA signature")
+	if len(der) < 2 || der[0] != 0x30 || int(der[1]) != len(der)-2 || der[1] >= 0x80 {
+		return nil, bad
+	}
+	out := make([]byte, 2*size)
+	rest := der[2:]
+	for i := range 2 {
+		if len(rest) < 2 || rest[0] != 0x02 || int(rest[1]) > len(rest)-2 {
+			return nil, bad
+		}
+		n := int(rest[1])
+		v := rest[2 : 2+n]
+		for len(v) > 0 && v[0] == 0 {
+			v = v[1:]
+		}
+		if len(v) > size {
+			return nil, bad
+		}
+		copy(out[(i+1)*size-len(v):(i+1)*size], v)
+		rest = rest[2+n:]
+	}
+	if len(rest) != 0 {
+		return nil, bad
+	}
+	return out, nil
 }
 
 // Sign signs payload (the JSON claims) with the current key and returns the compact JWS
@@ -132,14 +216,9 @@ func (r *SigningRing) Sign(payload []byte) (token, kid string, err error) {
 	if cur == nil {
 		return "", "", fmt.Errorf("keys: sign: %w: no active signing key", ErrUnknownKey)
 	}
-	k := cur.value.(*signingKey)
-	obj, err := k.signer.Sign(payload)
+	token, err = cur.value.(*signingKey).sign(payload)
 	if err != nil {
-		return "", "", fmt.Errorf("keys: sign: %w", err)
-	}
-	token, err = obj.CompactSerialize()
-	if err != nil {
-		return "", "", fmt.Errorf("keys: sign: %w", err)
+		return "", "", err
 	}
 	return token, cur.meta.ID, nil
 }
