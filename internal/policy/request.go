@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -52,7 +54,8 @@ func DecodeRequest(data []byte) (*Request, error) {
 		req.Principal = p
 	}
 	keys := Keys{}
-	for k, raw := range f.ConditionKeys {
+	for _, k := range slices.Sorted(maps.Keys(f.ConditionKeys)) {
+		raw := f.ConditionKeys[k]
 		lk := strings.ToLower(k)
 		if _, dup := keys[lk]; dup {
 			return nil, fmt.Errorf("request: condition key %q is given twice (keys are case-insensitive)", k)
