@@ -1,0 +1,206 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+
+	"github.com/keyless-dev/keyless/internal/store"
+)
+
+// Sink records events. Record returns once the event is durable: a caller answers its
+// client only after its event is committed, so no answered request's event is lost.
+type Sink interface {
+	Record(ctx context.Context, e *Event) error
+}
+
+// Appender is the part of the store the writer needs.
+type Appender interface {
+	AppendAudit(ctx context.Context, events []store.AuditEvent) error
+}
+
+// ErrClosed is returned by Record after the writer has stopped.
+var ErrClosed = errors.New("audit: writer stopped")
+
+// Writer is the Sink of a node: it group-commits events — every event that arrives
+// while a commit is in progress joins the next one — to the store and, as JSON lines,
+// to a file (data_dir/audit.jsonl), synced before anyone is answered.
+type Writer struct {
+	store    Appender
+	file     *os.File // may be nil
+	log      *slog.Logger
+	maxBatch int
+
+	in      chan *pending
+	stopped chan struct{}
+	once    sync.Once
+}
+
+type pending struct {
+	ev   store.AuditEvent
+	line []byte
+	done chan error
+}
+
+// WriterOptions configure a Writer.
+type WriterOptions struct {
+	Store Appender
+	// File is the JSON-lines file events are appended to; empty for none.
+	File   string
+	Logger *slog.Logger
+	// MaxBatch bounds how many events one commit holds (default 512).
+	MaxBatch int
+}
+
+// NewWriter opens the JSON-lines file (mode 0600, append) and returns a writer. Run
+// must be running for Record to return.
+func NewWriter(opts WriterOptions) (*Writer, error) {
+	w := &Writer{store: opts.Store, log: opts.Logger, maxBatch: opts.MaxBatch,
+		in: make(chan *pending, 4096), stopped: make(chan struct{})}
+	if w.log == nil {
+		w.log = slog.New(slog.DiscardHandler)
+	}
+	if w.maxBatch <= 0 {
+		w.maxBatch = 512
+	}
+	if opts.File != "" {
+		f, err := os.OpenFile(opts.File, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("opening audit log: %w", err)
+		}
+		w.file = f
+	}
+	return w, nil
+}
+
+// Record marshals e (on the caller's goroutine) and waits until its batch is committed.
+func (w *Writer) Record(ctx context.Context, e *Event) error {
+	line, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("marshalling audit event: %w", err)
+	}
+	decision := store.DecisionAllow
+	if e.ErrorCode != "" || (e.Keyless.Decision != nil && e.Keyless.Decision.Effect == Deny) {
+		decision = store.DecisionDeny
+	}
+	p := &pending{
+		ev: store.AuditEvent{ID: e.EventID, Time: e.time, Name: e.EventName, Source: e.EventSource,
+			Role: e.role, Subject: e.subject, SessionID: e.Keyless.SessionID, Decision: decision, Data: line},
+		line: append(line, '\n'),
+		done: make(chan error, 1),
+	}
+	select {
+	case <-w.stopped:
+		return ErrClosed
+	default:
+	}
+	select {
+	case w.in <- p:
+	case <-w.stopped:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-p.done:
+		return err
+	case <-w.stopped:
+		// Run drains the queue before it reports stopping: the event was committed
+		// (or failed) by then, or it was queued too late and never will be.
+		select {
+		case err := <-p.done:
+			return err
+		default:
+			return ErrClosed
+		}
+	case <-ctx.Done():
+		// The event may still be committed; the caller must not answer as if it were.
+		return ctx.Err()
+	}
+}
+
+// Run commits batches until ctx ends, then commits what is queued and returns.
+func (w *Writer) Run(ctx context.Context) error {
+	defer w.once.Do(func() { close(w.stopped) })
+	batch := make([]*pending, 0, w.maxBatch)
+	for {
+		select {
+		case p := <-w.in:
+			batch = append(batch[:0], p)
+		case <-ctx.Done():
+			w.drain()
+			return ctx.Err()
+		}
+	fill:
+		for len(batch) < w.maxBatch {
+			select {
+			case p := <-w.in:
+				batch = append(batch, p)
+			default:
+				break fill
+			}
+		}
+		w.commit(context.WithoutCancel(ctx), batch)
+	}
+}
+
+// drain commits whatever is queued when the writer stops, so that callers waiting on
+// Record get their answer.
+func (w *Writer) drain() {
+	for {
+		var batch []*pending
+	fill:
+		for len(batch) < w.maxBatch {
+			select {
+			case p := <-w.in:
+				batch = append(batch, p)
+			default:
+				break fill
+			}
+		}
+		if len(batch) == 0 {
+			return
+		}
+		w.commit(context.Background(), batch)
+	}
+}
+
+func (w *Writer) commit(ctx context.Context, batch []*pending) {
+	events := make([]store.AuditEvent, len(batch))
+	size := 0
+	for i, p := range batch {
+		events[i] = p.ev
+		size += len(p.line)
+	}
+	err := w.store.AppendAudit(ctx, events)
+	if err == nil && w.file != nil {
+		buf := make([]byte, 0, size)
+		for _, p := range batch {
+			buf = append(buf, p.line...)
+		}
+		if _, err = w.file.Write(buf); err == nil {
+			err = w.file.Sync()
+		}
+		if err != nil {
+			err = fmt.Errorf("writing audit log file: %w", err)
+		}
+	}
+	if err != nil {
+		w.log.Error("audit commit failed", "events", len(batch), "err", err)
+	}
+	for _, p := range batch {
+		p.done <- err
+	}
+}
+
+// Close closes the JSON-lines file. Call it after Run has returned.
+func (w *Writer) Close() error {
+	if w.file == nil {
+		return nil
+	}
+	return w.file.Close()
+}

@@ -1,0 +1,152 @@
+package audit
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/keyless-dev/keyless/internal/store"
+	"github.com/keyless-dev/keyless/internal/store/sqlite"
+)
+
+// countingStore is the real SQLite store, counting commits.
+type countingStore struct {
+	*sqlite.DB
+	commits atomic.Int64
+	fail    atomic.Bool
+}
+
+func (c *countingStore) AppendAudit(ctx context.Context, evs []store.AuditEvent) error {
+	if c.fail.Load() {
+		return errors.New("database unreachable")
+	}
+	c.commits.Add(1)
+	return c.DB.AppendAudit(ctx, evs)
+}
+
+func newWriter(t *testing.T) (*Writer, *countingStore, string, context.CancelFunc) {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "keyless.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	cs := &countingStore{DB: db}
+	file := filepath.Join(dir, "audit.jsonl")
+	w, err := NewWriter(WriterOptions{Store: cs, File: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; w.Close() })
+	return w, cs, file, cancel
+}
+
+func sampleEvent(i int) *Event {
+	e := New(time.Date(2026, 11, 29, 12, 0, i, 0, time.UTC), SourceSTS, "AssumeRoleWithWebIdentity", "req", "CircleCI-OIDC-Role", "org/o/project/p")
+	e.Keyless.SessionID = "s1"
+	e.Keyless.Decision = &Decision{Effect: Allow, Reason: "statement 0 allowed"}
+	return e
+}
+
+func TestRecordedEventsAreInTheStoreAndTheFileWithCloudTrailNames(t *testing.T) {
+	w, cs, file, _ := newWriter(t)
+	deny := sampleEvent(1)
+	deny.ErrorCode, deny.ErrorMessage = "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"
+	for _, e := range []*Event{sampleEvent(0), deny} {
+		if err := w.Record(t.Context(), e); err != nil {
+			t.Fatalf("Record: %v", err)
+		}
+	}
+	got, err := cs.QueryAudit(t.Context(), store.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var decisions []string
+	for _, e := range got {
+		decisions = append(decisions, e.Decision+":"+e.Role+":"+e.SessionID)
+	}
+	if diff := cmp.Diff([]string{"allow:CircleCI-OIDC-Role:s1", "deny:CircleCI-OIDC-Role:s1"}, decisions); diff != "" {
+		t.Errorf("stored events (-want +got):\n%s", diff)
+	}
+	f, _ := os.Open(file)
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	var lines int
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("line %d is not JSON: %v", lines, err)
+		}
+		for _, field := range []string{"eventTime", "eventSource", "eventName", "userIdentity", "requestParameters",
+			"responseElements", "requestID", "eventID", "sourceIPAddress", "userAgent", "keyless"} {
+			if _, ok := m[field]; !ok {
+				t.Errorf("line %d lacks CloudTrail field %q", lines, field)
+			}
+		}
+		lines++
+	}
+	if lines != 2 {
+		t.Errorf("audit.jsonl has %d lines, want 2", lines)
+	}
+	if st, _ := os.Stat(file); st.Mode().Perm() != 0o600 {
+		t.Errorf("audit.jsonl mode = %v, want 0600", st.Mode().Perm())
+	}
+}
+
+func TestConcurrentRecordsShareCommits(t *testing.T) {
+	w, cs, _, _ := newWriter(t)
+	const n = 400
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- w.Record(t.Context(), sampleEvent(i%60))
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("Record: %v", err)
+		}
+	}
+	got, _ := cs.QueryAudit(t.Context(), store.AuditQuery{})
+	if len(got) != n {
+		t.Errorf("stored %d events, want %d", len(got), n)
+	}
+	if c := cs.commits.Load(); c >= n {
+		t.Errorf("%d commits for %d events: no group commit happened", c, n)
+	}
+}
+
+func TestAFailedCommitIsReportedToEveryWaiter(t *testing.T) {
+	w, cs, _, _ := newWriter(t)
+	cs.fail.Store(true)
+	if err := w.Record(t.Context(), sampleEvent(0)); err == nil {
+		t.Fatal("Record returned nil although the store refused the commit: the caller would answer an unaudited request")
+	}
+}
+
+func TestRecordAfterStopFailsInsteadOfHanging(t *testing.T) {
+	w, _, _, cancel := newWriter(t)
+	cancel()
+	<-w.stopped
+	if err := w.Record(context.Background(), sampleEvent(0)); !errors.Is(err, ErrClosed) {
+		t.Errorf("Record after stop = %v, want ErrClosed", err)
+	}
+}
