@@ -209,6 +209,10 @@ func (b *builder) actions() ([]pattern, bool) {
 			b.add(field, "%s", msg)
 			continue
 		}
+		if b.kind == KindTrust && !strings.HasPrefix(strings.ToLower(a), "sts:") {
+			b.add(field, "%q: a trust policy may only name sts: actions (such as sts:AssumeRoleWithWebIdentity)", a)
+			continue
+		}
 		p, _ := compilePattern(a, true, false)
 		out = append(out, p)
 	}

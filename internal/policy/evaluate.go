@@ -167,6 +167,9 @@ func (m *principalMatcher) match(p Principal) int {
 	}
 	for i := range m.entries {
 		e := &m.entries[i]
+		if e.typ == "AWS" && e.value == "*" {
+			return i // {"AWS": "*"} is documented as equivalent to "*"
+		}
 		if e.typ != p.Type {
 			continue
 		}

@@ -164,8 +164,12 @@ func TestValidateByKind(t *testing.T) {
 			"statement 0: Principal: not allowed in an identity policy (only trust and resource policies name principals)",
 			"statement 0: Resource: missing: an identity policy statement needs Resource or NotResource"}},
 		{"an identity policy is valid as an identity and a session policy", identity, KindSession, nil},
+		{"a trust policy may only name sts actions", `{"Statement":{"Effect":"Allow","Principal":"*","Action":["sts:AssumeRole","s3:GetObject","*"]}}`, KindTrust, []string{
+			`statement 0: Action: "s3:GetObject": a trust policy may only name sts: actions (such as sts:AssumeRoleWithWebIdentity)`,
+			`statement 0: Action: "*": a trust policy may only name sts: actions (such as sts:AssumeRoleWithWebIdentity)`}},
 		{"an identity policy lacks the Principal a trust policy needs", identity, KindTrust, []string{
 			"statement 0: Principal: missing: a trust policy statement must name a Principal",
+			`statement 0: Action: "s3:GetObject": a trust policy may only name sts: actions (such as sts:AssumeRoleWithWebIdentity)`,
 			"statement 0: Resource: not allowed in a trust policy (the resource is the role itself)"}},
 		{"a resource policy needs both Principal and Resource", identity, KindResource, []string{
 			"statement 0: Principal: missing: a resource policy statement must name a Principal"}},
