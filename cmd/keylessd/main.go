@@ -1,0 +1,135 @@
+// Command keylessd is the keyless server: with no arguments a working dev server on
+// 127.0.0.1:8700 with its state in ./keyless-data; with --config FILE a configured node.
+// Admin subcommands (key rotation, revocation, audit queries, config checks) live here too.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/keyless-dev/keyless/internal/config"
+	"github.com/keyless-dev/keyless/internal/server"
+)
+
+type cli struct {
+	Serve       serveCmd       `cmd:"" default:"withargs" help:"Run the server (the default): the dev server without --config."`
+	CheckConfig checkConfigCmd `cmd:"" name:"check-config" help:"Load and validate a configuration, listing every problem."`
+}
+
+type stdio struct {
+	Out io.Writer
+	Err io.Writer
+}
+
+type kongExit int
+
+func main() {
+	os.Exit(run(os.Args[1:], stdio{Out: os.Stdout, Err: os.Stderr}))
+}
+
+func run(args []string, io stdio) (code int) {
+	var c cli
+	parser, err := kong.New(&c,
+		kong.Name("keylessd"),
+		kong.Description("keyless server: STS, S3 gateway and CI token issuer. With no arguments: a dev server on 127.0.0.1:8700."),
+		kong.Writers(io.Out, io.Err),
+		kong.Exit(func(code int) { panic(kongExit(code)) }),
+		kong.UsageOnError(),
+		kong.Bind(io),
+	)
+	if err != nil {
+		fmt.Fprintln(io.Err, "keylessd:", err)
+		return 2
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			k, ok := r.(kongExit)
+			if !ok {
+				panic(r)
+			}
+			code = int(k)
+		}
+	}()
+	kctx, err := parser.Parse(args)
+	if err != nil {
+		fmt.Fprintln(io.Err, "keylessd:", err)
+		return 2
+	}
+	if err := kctx.Run(); err != nil {
+		fmt.Fprintln(io.Err, "keylessd:", err)
+		var probs config.Problems
+		if errors.As(err, &probs) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+type serveCmd struct {
+	Config string `help:"Configuration file (YAML). Without it, the dev server with embedded defaults." type:"path"`
+	Listen string `help:"Dev server only: address to listen on (default 127.0.0.1:8700)."`
+	Dir    string `help:"Dev server only: folder that holds keyless-data (default: the working directory)." default:"."`
+}
+
+func (s *serveCmd) Run(io stdio) error {
+	cfg, err := s.load()
+	if err != nil {
+		return err
+	}
+	logger := newLogger(io.Err, cfg.Dev)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := server.New(ctx, server.Options{Config: cfg, Logger: logger, AccessLog: true, ConfigFile: s.Config})
+	if err != nil {
+		return err
+	}
+	logger.Info("keylessd listening", "addr", srv.Addr(), "public_url", cfg.PublicURL, "data_dir", cfg.DataDir, "dev", cfg.Dev)
+	if s.Config == "" {
+		printDevBanner(io.Out, cfg)
+	}
+	return srv.Run(ctx)
+}
+
+func (s *serveCmd) load() (*config.Config, error) {
+	if s.Config != "" {
+		return config.Load(s.Config)
+	}
+	return config.Dev(s.Dir, s.Listen)
+}
+
+func newLogger(w io.Writer, dev bool) *slog.Logger {
+	if dev {
+		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type checkConfigCmd struct {
+	File   string `arg:"" optional:"" help:"Configuration file." type:"path"`
+	Config string `help:"Configuration file (same as the argument)." type:"path"`
+}
+
+func (c *checkConfigCmd) Run(io stdio) error {
+	path := c.File
+	if path == "" {
+		path = c.Config
+	}
+	if path == "" {
+		return errors.New("check-config needs a configuration file: keylessd check-config FILE")
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(io.Out, "%s: ok (%d providers, %d roles, %d buckets)\n", path, len(cfg.Providers), len(cfg.Roles), len(cfg.Buckets))
+	return nil
+}
