@@ -1,6 +1,7 @@
 package sigv4
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
@@ -37,25 +38,22 @@ func (r Rules) resolve(service string) Rules {
 
 // canonical holds the pieces of a computed canonical request.
 type canonical struct {
-	request      string
-	stringToSign string
+	request      []byte
+	stringToSign []byte
 }
 
 // buildCanonical builds the canonical request and string to sign of r for auth.
 func buildCanonical(r *http.Request, a *Auth, rules Rules, payloadHash string) (canonical, error) {
-	var b strings.Builder
-	b.Grow(256 + len(r.URL.RawQuery))
+	b := bytes.NewBuffer(make([]byte, 0, 512+2*len(r.URL.RawQuery)))
 	b.WriteString(r.Method)
 	b.WriteByte('\n')
-	if err := writeCanonicalURI(&b, r, rules); err != nil {
+	writeCanonicalURI(b, r, rules)
+	b.WriteByte('\n')
+	if err := writeCanonicalQuery(b, r.URL.RawQuery, a.Kind == Presigned); err != nil {
 		return canonical{}, err
 	}
 	b.WriteByte('\n')
-	if err := writeCanonicalQuery(&b, r.URL.RawQuery, a.Kind == Presigned); err != nil {
-		return canonical{}, err
-	}
-	b.WriteByte('\n')
-	writeCanonicalHeaders(&b, r, a.SignedHeaders)
+	writeCanonicalHeaders(b, r, a.SignedHeaders)
 	b.WriteByte('\n')
 	for i, h := range a.SignedHeaders {
 		if i > 0 {
@@ -65,27 +63,26 @@ func buildCanonical(r *http.Request, a *Auth, rules Rules, payloadHash string) (
 	}
 	b.WriteByte('\n')
 	b.WriteString(payloadHash)
-	cr := b.String()
+	cr := b.Bytes()
 	return canonical{request: cr, stringToSign: stringToSign(a, cr)}, nil
 }
 
-func stringToSign(a *Auth, canonicalRequest string) string {
-	sum := sha256.Sum256([]byte(canonicalRequest))
-	var b strings.Builder
-	b.Grow(len(algorithm) + len(a.amzDate) + 64 + 64)
+func stringToSign(a *Auth, canonicalRequest []byte) []byte {
+	sum := sha256.Sum256(canonicalRequest)
+	b := bytes.NewBuffer(make([]byte, 0, len(algorithm)+len(a.amzDate)+64+64))
 	b.WriteString(algorithm)
 	b.WriteByte('\n')
 	b.WriteString(a.amzDate)
 	b.WriteByte('\n')
-	writeScope(&b, a.Scope)
+	writeScope(b, a.Scope)
 	b.WriteByte('\n')
 	var hx [64]byte
 	hex.Encode(hx[:], sum[:])
 	b.Write(hx[:])
-	return b.String()
+	return b.Bytes()
 }
 
-func writeScope(b *strings.Builder, s Scope) {
+func writeScope(b *bytes.Buffer, s Scope) {
 	b.WriteString(s.Date)
 	b.WriteByte('/')
 	b.WriteString(s.Region)
@@ -109,7 +106,7 @@ func wirePath(r *http.Request) string {
 // writeCanonicalURI writes the canonical URI. S3: the decoded path URI-encoded once, not
 // normalised. Generic: the path as sent, normalised, then URI-encoded (so an escape sent
 // as %2F becomes %252F).
-func writeCanonicalURI(b *strings.Builder, r *http.Request, rules Rules) error {
+func writeCanonicalURI(b *bytes.Buffer, r *http.Request, rules Rules) {
 	var p string
 	if rules == RulesS3 {
 		p = r.URL.Path
@@ -120,7 +117,6 @@ func writeCanonicalURI(b *strings.Builder, r *http.Request, rules Rules) error {
 		p = "/"
 	}
 	uriEncode(b, p, false)
-	return nil
 }
 
 // normalizePath removes empty, "." and ".." segments, keeping a trailing slash.
@@ -157,7 +153,7 @@ func isUnreserved(c byte) bool {
 
 // uriEncode writes s percent-encoded: unreserved characters kept, '/' kept unless
 // encodeSlash, everything else as %XX with upper-case hex.
-func uriEncode(b *strings.Builder, s string, encodeSlash bool) {
+func uriEncode(b *bytes.Buffer, s string, encodeSlash bool) {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if isUnreserved(c) || (c == '/' && !encodeSlash) {
@@ -175,12 +171,12 @@ type queryPair struct{ k, v string }
 // writeCanonicalQuery writes the canonical query string of raw: every name and value
 // decoded ('+' as space) and re-encoded, sorted by encoded name then value. Presigned
 // requests leave out X-Amz-Signature.
-func writeCanonicalQuery(b *strings.Builder, raw string, presigned bool) error {
+func writeCanonicalQuery(b *bytes.Buffer, raw string, presigned bool) error {
 	if raw == "" {
 		return nil
 	}
 	var pairs []queryPair
-	var tmp strings.Builder
+	var tmp bytes.Buffer
 	for piece := range strings.SplitSeq(raw, "&") {
 		if piece == "" {
 			continue
@@ -260,7 +256,7 @@ func unhex(c byte) byte {
 
 // writeCanonicalHeaders writes "name:value\n" for each signed header: values trimmed,
 // inner runs of spaces collapsed, several values joined by ','.
-func writeCanonicalHeaders(b *strings.Builder, r *http.Request, signed []string) {
+func writeCanonicalHeaders(b *bytes.Buffer, r *http.Request, signed []string) {
 	for _, name := range signed {
 		b.WriteString(name)
 		b.WriteByte(':')
@@ -300,12 +296,27 @@ func headerValues(r *http.Request, name string) []string {
 	if v, ok := r.Header[name]; ok { // a non-canonical key set by a client-side caller
 		return v
 	}
-	return r.Header.Values(name)
+	// r.Header[string(b)] does not allocate, unlike textproto.CanonicalMIMEHeaderKey.
+	var buf [128]byte
+	if len(name) > len(buf) {
+		return r.Header.Values(name)
+	}
+	b := buf[:len(name)]
+	upper := true
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if upper && c >= 'a' && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		b[i] = c
+		upper = c == '-'
+	}
+	return r.Header[string(b)]
 }
 
 // writeTrimmed writes v without leading and trailing spaces or tabs and with every run
 // of spaces collapsed to one.
-func writeTrimmed(b *strings.Builder, v string) {
+func writeTrimmed(b *bytes.Buffer, v string) {
 	v = strings.Trim(v, " \t")
 	space := false
 	for i := 0; i < len(v); i++ {

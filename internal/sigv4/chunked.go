@@ -22,7 +22,7 @@ const (
 	// maxTrailerLines bounds the trailer section: the declared checksum and the signature.
 	maxTrailerLines = 4
 	emptySHA256     = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-	chunkBufSize    = 64 << 10
+	chunkBufSize    = maxChunkLine + 16 // small, so that chunk data bypasses the buffer
 	// maxUnsignedChunk bounds an unsigned chunk: S3's largest single PUT, 5 GiB.
 	maxUnsignedChunk = 5 << 30
 )
@@ -40,6 +40,7 @@ type chunkReader struct {
 	prevSig   string
 	chunkSig  string    // the signature the current chunk claims
 	dataHash  hash.Hash // SHA-256 of the current chunk (signed modes)
+	mac       hash.Hash // HMAC-SHA256 with the signing key, reset for each signature
 	checksum  hash.Hash // the declared trailing checksum over all decoded bytes
 	remaining int64     // bytes of the current chunk not yet read
 	decoded   int64
@@ -77,6 +78,7 @@ func newChunkReader(a *Auth, r *http.Request, mode string, key []byte, maxChunk 
 	}
 	if c.signed {
 		c.dataHash = sha256.New()
+		c.mac = hmac.New(sha256.New, key)
 	}
 	if mode == StreamingPayload {
 		if len(r.Header.Values("X-Amz-Trailer")) > 0 {
@@ -215,20 +217,27 @@ func (c *chunkReader) checkChunkSignature() error {
 	var hx [64]byte
 	hex.Encode(hx[:], c.dataHash.Sum(sum[:0]))
 	c.dataHash.Reset()
-	sts := "AWS4-HMAC-SHA256-PAYLOAD\n" + c.amzDate + "\n" + c.scope + "\n" + c.prevSig + "\n" + emptySHA256 + "\n" + string(hx[:])
-	sig := c.hmacHex(sts)
-	if subtle.ConstantTimeCompare([]byte(sig), []byte(c.chunkSig)) != 1 {
-		return &Error{Code: CodeSignatureDoesNotMatch, Message: msgSignatureDoesNotMatch, StringToSign: sts}
+	parts := [...]string{"AWS4-HMAC-SHA256-PAYLOAD\n", c.amzDate, "\n", c.scope, "\n", c.prevSig, "\n", emptySHA256, "\n"}
+	c.mac.Reset()
+	for _, p := range parts {
+		io.WriteString(c.mac, p)
 	}
-	c.prevSig = sig
+	c.mac.Write(hx[:])
+	var sig [64]byte
+	hex.Encode(sig[:], c.mac.Sum(sum[:0]))
+	if subtle.ConstantTimeCompare(sig[:], []byte(c.chunkSig)) != 1 {
+		return &Error{Code: CodeSignatureDoesNotMatch, Message: msgSignatureDoesNotMatch,
+			StringToSign: strings.Join(parts[:], "") + string(hx[:])}
+	}
+	c.prevSig = string(sig[:])
 	return nil
 }
 
 func (c *chunkReader) hmacHex(s string) string {
-	m := hmac.New(sha256.New, c.key)
-	m.Write([]byte(s))
+	c.mac.Reset()
+	io.WriteString(c.mac, s)
 	var sum [sha256.Size]byte
-	return hex.EncodeToString(m.Sum(sum[:0]))
+	return hex.EncodeToString(c.mac.Sum(sum[:0]))
 }
 
 // finish reads what follows the final chunk: CRLF, or the trailer section; then checks

@@ -52,7 +52,7 @@ func Explain(raw []byte, secret string, now time.Time, rules Rules) (*Explanatio
 	}
 	e := &Explanation{
 		Kind: a.Kind, Scope: a.Scope,
-		CanonicalRequest: c.request, StringToSign: c.stringToSign, Signature: sig,
+		CanonicalRequest: string(c.request), StringToSign: string(c.stringToSign), Signature: sig,
 		Match: subtle.ConstantTimeCompare([]byte(sig), []byte(a.Signature)) == 1,
 	}
 	if e.Problem = checkTime(a, 0); e.Problem != nil || !e.Match {

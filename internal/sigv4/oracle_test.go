@@ -57,14 +57,14 @@ func oracleCases() []oracleCase {
 
 // escapeKey encodes a key as the S3 SDKs do: everything but unreserved characters and '/'.
 func escapeKey(k string) string {
-	var b strings.Builder
+	var b bytes.Buffer
 	uriEncode(&b, k, false)
 	return b.String()
 }
 
 // signOracle builds and signs the request of c for host with the SDK signer. It returns
 // the request (its headers as sent) and the request target.
-func signOracle(t *testing.T, c oracleCase, host string, at time.Time) (*http.Request, string) {
+func signOracle(t testing.TB, c oracleCase, host string, at time.Time) (*http.Request, string) {
 	t.Helper()
 	path := "/"
 	if c.service == "s3" {

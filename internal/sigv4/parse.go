@@ -81,7 +81,13 @@ type Auth struct {
 // skew and expiry checks that Verify makes.
 func Parse(r *http.Request, now time.Time) (*Auth, error) {
 	authz := r.Header.Values("Authorization")
-	query := r.URL.Query()
+	var query url.Values
+	if raw := r.URL.RawQuery; strings.Contains(raw, "X-Amz-") || strings.Contains(raw, "Signature") ||
+		strings.Contains(raw, "AWSAccessKeyId") || strings.Contains(raw, "%") {
+		// Only a query that may carry authentication is parsed here; the canonical query
+		// string is built from the raw query anyway.
+		query = r.URL.Query()
+	}
 	presigned := query.Has("X-Amz-Algorithm") || query.Has("X-Amz-Credential") || query.Has("X-Amz-Signature")
 	if len(authz) > 0 && presigned {
 		return nil, newError(CodeInvalidArgument, "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified")
@@ -192,24 +198,28 @@ func componentIndex(name string) int {
 	return -1
 }
 
+func errInvalidDate() error {
+	return newError(CodeAccessDenied, "AWS authentication requires a valid Date or x-amz-date header")
+}
+
 // headerTime reads the request time from X-Amz-Date or, failing that, Date.
 func headerTime(r *http.Request, a *Auth) error {
-	invalid := newError(CodeAccessDenied, "AWS authentication requires a valid Date or x-amz-date header")
+	invalid := errInvalidDate
 	if v := r.Header.Values("X-Amz-Date"); len(v) > 0 {
 		t, err := time.Parse(amzDateFmt, v[0])
 		if len(v) > 1 || err != nil {
-			return invalid
+			return invalid()
 		}
 		a.Time, a.amzDate = t, v[0]
 		return nil
 	}
 	v := r.Header.Values("Date")
 	if len(v) != 1 {
-		return invalid
+		return invalid()
 	}
 	t, err := http.ParseTime(v[0])
 	if err != nil {
-		return invalid
+		return invalid()
 	}
 	a.Time = t.UTC()
 	a.amzDate = a.Time.Format(amzDateFmt)
@@ -435,8 +445,11 @@ func checkSignedHeaders(r *http.Request, a *Auth) error {
 		}
 	}
 	for name := range r.Header {
+		if len(name) < 6 || !strings.EqualFold(name[:6], "x-amz-") {
+			continue
+		}
 		lower := strings.ToLower(name)
-		if strings.HasPrefix(lower, "x-amz-") && !signed(lower) && !(lower == "x-amz-date" && a.Kind == Header) {
+		if !signed(lower) && !(lower == "x-amz-date" && a.Kind == Header) {
 			missing = append(missing, lower)
 		}
 	}

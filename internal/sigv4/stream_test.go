@@ -43,7 +43,7 @@ type encoded struct {
 	tsig     string
 }
 
-func encodeChunked(t *testing.T, b streamBody, seed string, at time.Time) encoded {
+func encodeChunked(t testing.TB, b streamBody, seed string, at time.Time) encoded {
 	t.Helper()
 	var e encoded
 	for off := 0; off < len(b.payload); off += b.chunkSize {
@@ -71,7 +71,7 @@ func encodeChunked(t *testing.T, b streamBody, seed string, at time.Time) encode
 	return e
 }
 
-func checksumOf(t *testing.T, name string, data []byte) string {
+func checksumOf(t testing.TB, name string, data []byte) string {
 	t.Helper()
 	newHash, ok := checksumAlgorithm(name)
 	if !ok {
@@ -119,7 +119,7 @@ func (e encoded) bytes() []byte {
 
 // streamRequest signs the headers of a streaming PUT with the SDK signer; it returns the
 // server-side request (body set later) and the seed signature.
-func streamRequest(t *testing.T, b streamBody, at time.Time) (*http.Request, string) {
+func streamRequest(t testing.TB, b streamBody, at time.Time) (*http.Request, string) {
 	t.Helper()
 	req, err := http.NewRequest("PUT", "http://s3.keyless.test/bucket/streamed.bin", nil)
 	if err != nil {
@@ -334,7 +334,7 @@ func TestBadStreamsAreRejected(t *testing.T) {
 
 // resign signs req again after its headers were changed, so that the change under test is
 // the only problem.
-func resign(t *testing.T, req *http.Request, mode string) (*http.Request, string) {
+func resign(t testing.TB, req *http.Request, mode string) (*http.Request, string) {
 	t.Helper()
 	req.Header.Del("Authorization")
 	req.Header.Del("X-Amz-Date")

@@ -62,7 +62,7 @@ func (v *Verifier) Verify(a *Auth, r *http.Request, secret string, opts Options)
 	}
 	if subtle.ConstantTimeCompare([]byte(sig), []byte(a.Signature)) != 1 {
 		return nil, &Error{Code: CodeSignatureDoesNotMatch, Message: msgSignatureDoesNotMatch,
-			CanonicalRequest: c.request, StringToSign: c.stringToSign}
+			CanonicalRequest: string(c.request), StringToSign: string(c.stringToSign)}
 	}
 	return p.reader(a, r, key, opts)
 }
@@ -75,7 +75,7 @@ func (v *Verifier) sign(a *Auth, r *http.Request, secret string, rules Rules, pa
 	}
 	key := v.signingKey(secret, a.Scope)
 	m := hmac.New(sha256.New, key)
-	m.Write([]byte(c.stringToSign))
+	m.Write(c.stringToSign)
 	var sum [sha256.Size]byte
 	return c, hex.EncodeToString(m.Sum(sum[:0])), key, nil
 }
