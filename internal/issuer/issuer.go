@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyless-dev/keyless/internal/idtoken"
 	"github.com/keyless-dev/keyless/internal/keys"
 )
 
@@ -118,10 +119,21 @@ func (i *Issuer) Orgs() []string {
 	return out
 }
 
-// PublicKey returns the public key and algorithm of a published signing key, so that
-// keyless's own STS can verify this issuer's tokens without HTTP.
-func (i *Issuer) PublicKey(ctx context.Context, kid string) (crypto.PublicKey, string, error) {
-	return i.ring.PublicKey(ctx, kid)
+var _ idtoken.LocalKeySource = (*Issuer)(nil)
+
+// PublicKey returns the public key and algorithm published under kid by the issuer at
+// issuerURL, so that keyless's own STS verifies this issuer's tokens without HTTP
+// (idtoken.LocalKeySource). An issuer URL that is not one of ours is idtoken.ErrNotLocal.
+func (i *Issuer) PublicKey(ctx context.Context, issuerURL, kid string) (crypto.PublicKey, string, error) {
+	org, ok := strings.CutPrefix(issuerURL, i.base+"/org/")
+	if !ok || !i.orgs[org] {
+		return nil, "", idtoken.ErrNotLocal
+	}
+	pub, alg, err := i.ring.PublicKey(ctx, kid)
+	if err != nil {
+		return nil, "", fmt.Errorf("issuer: %w", err)
+	}
+	return pub, alg, nil
 }
 
 // Handler serves GET /-/oidc/org/{org}/.well-known/openid-configuration, GET
