@@ -50,3 +50,36 @@ func BenchmarkParseAndCompile(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkEvaluateTrustDenied(b *testing.B) {
+	p, err := ParseAndCompile([]byte(benchTrustPolicy), KindTrust)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := benchTrustRequest()
+	keys := Keys{}
+	for k, v := range req.Context.(Keys) {
+		keys[k] = v
+	}
+	keys.Set("oidc.circleci.com/org/f42c1b5a-3f1a-4d6b-8a1c-9c1a9a1b2c3d:sub", "org/f42c1b5a-3f1a-4d6b-8a1c-9c1a9a1b2c3d/project/0b1f3c1e-7c3e-4b4f-9f3d-2f8e5a6c7d8e/user/5d9c6a4e-1b2c-4d3e-8f9a-0b1c2d3e4f5a/vcs-origin/github.com/my-org/site/vcs-ref/refs/heads/feature")
+	req.Context = keys
+	if got := Evaluate(req, p); got != ImplicitDeny {
+		b.Fatalf("Evaluate = %v, want ImplicitDeny", got)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		Evaluate(req, p)
+	}
+}
+
+func BenchmarkExplainTrust(b *testing.B) {
+	p, err := ParseAndCompile([]byte(benchTrustPolicy), KindTrust)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := benchTrustRequest()
+	b.ReportAllocs()
+	for b.Loop() {
+		Explain(req, p)
+	}
+}
