@@ -2,14 +2,42 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/keyless-dev/keyless/internal/audit"
+	"github.com/keyless-dev/keyless/internal/config"
+	"github.com/keyless-dev/keyless/internal/credentials"
+	"github.com/keyless-dev/keyless/internal/idtoken"
+	"github.com/keyless-dev/keyless/internal/issuer"
+	"github.com/keyless-dev/keyless/internal/keys"
+	"github.com/keyless-dev/keyless/internal/store"
+	"github.com/keyless-dev/keyless/internal/store/sqlite"
 )
+
+// keyRefresh is how often a node reloads keys that another node (or `keylessd keys
+// rotate`) wrote: every node uses a new key within this interval.
+const keyRefresh = 5 * time.Second
+
+// maxMintTTL is the longest lifetime of a token the issuer mints.
+const maxMintTTL = 24 * time.Hour
 
 // parts are the components a node is built from; each surface may be absent.
 type parts struct {
 	sts, s3, oidc, admin http.Handler
 	background           []task
 	closers              []func()
+
+	store    store.Store
+	signing  *keys.SigningRing
+	sealing  *keys.SealingRing
+	issuer   *issuer.Issuer
+	sealer   *credentials.Sealer
+	verifier *idtoken.Verifier
+	audit    *audit.Writer
 }
 
 type task struct {
@@ -24,8 +52,145 @@ func (p *parts) close() {
 	p.closers = nil
 }
 
+// Paths inside data_dir.
+const (
+	dbFile        = "keyless.db"
+	masterKeyFile = "master.key"
+	auditFile     = "audit.jsonl"
+)
+
+// OpenStore opens the node's store: PostgreSQL when database_url is set, else SQLite
+// in data_dir (created with mode 0700 if missing).
+func OpenStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	if cfg.DatabaseURL != "" {
+		return nil, fmt.Errorf("database_url: the PostgreSQL store is not built yet; leave it empty for the embedded store")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating data_dir: %w", err)
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, dbFile))
+	if err != nil {
+		return nil, fmt.Errorf("opening store: %w", err)
+	}
+	return db, nil
+}
+
+// KeyOptions are the ring options every node and admin command derives from the
+// configuration, so that they agree.
+func KeyOptions(cfg *config.Config, st store.Keys, master []byte, now func() time.Time) (signing, sealing keys.Options) {
+	signing = keys.Options{Store: st, MasterKey: master, Algorithm: cfg.Issuer.Algorithm,
+		RotateEvery: cfg.Issuer.RotateEvery.D(), MaxLifetime: maxMintTTL, Refresh: keyRefresh, Now: now}
+	sealing = keys.Options{Store: st, MasterKey: master, Algorithm: keys.A256GCM,
+		RotateEvery: cfg.Issuer.RotateEvery.D(), MaxLifetime: keys.DefaultMaxSessionLifetime, Refresh: keyRefresh, Now: now}
+	return signing, sealing
+}
+
+// LoadMasterKey loads (or creates) the master key that seals key material at rest.
+func LoadMasterKey(cfg *config.Config) ([]byte, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating data_dir: %w", err)
+	}
+	return keys.LoadOrCreateMasterKey(filepath.Join(cfg.DataDir, masterKeyFile))
+}
+
 // build opens the store and creates every component from the configuration.
-func (s *Server) build(ctx context.Context) (*parts, error) {
+func (s *Server) build(ctx context.Context) (_ *parts, err error) {
 	p := &parts{}
+	defer func() {
+		if err != nil {
+			p.close()
+		}
+	}()
+	cfg := s.cfg
+	if p.store, err = OpenStore(ctx, cfg); err != nil {
+		return nil, err
+	}
+	p.closers = append(p.closers, func() { _ = p.store.Close() })
+	s.addReadyCheck("store", p.store.Ping)
+
+	master, err := LoadMasterKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	signOpts, sealOpts := KeyOptions(cfg, p.store, master, s.now)
+	signOpts.Logger, sealOpts.Logger = s.log, s.log
+	if cfg.Issuer.On() {
+		if err := s.buildIssuer(ctx, p, signOpts); err != nil {
+			return nil, err
+		}
+	}
+	if p.sealing, err = keys.NewSealingRing(ctx, sealOpts); err != nil {
+		return nil, fmt.Errorf("loading sealing keys: %w", err)
+	}
+	p.background = append(p.background, task{"sealing keys", p.sealing.Maintain})
+	p.sealer = credentials.NewSealer(sealingKeys{p.sealing}, s.now)
+
+	if p.verifier, err = s.buildVerifier(p); err != nil {
+		return nil, err
+	}
+	if p.audit, err = audit.NewWriter(audit.WriterOptions{Store: p.store, File: filepath.Join(cfg.DataDir, auditFile), Logger: s.log}); err != nil {
+		return nil, err
+	}
+	p.closers = append(p.closers, func() { _ = p.audit.Close() })
+	p.background = append(p.background, task{"audit writer", p.audit.Run})
+	if err := s.buildSurfaces(p); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+func (s *Server) buildIssuer(ctx context.Context, p *parts, opts keys.Options) error {
+	var err error
+	if p.signing, err = keys.NewSigningRing(ctx, opts); err != nil {
+		return fmt.Errorf("loading signing keys: %w", err)
+	}
+	p.background = append(p.background, task{"signing keys", p.signing.Maintain})
+	secret, err := keys.LoadOrCreateSecretFile(s.cfg.Issuer.MintSecretFile)
+	if err != nil {
+		return fmt.Errorf("issuer.mint_secret_file: %w", err)
+	}
+	p.issuer, err = issuer.New(issuer.Options{
+		PublicURL: s.cfg.PublicURL, Orgs: s.cfg.Issuer.Orgs, Algorithm: s.cfg.Issuer.Algorithm,
+		TokenTTL: s.cfg.Issuer.TokenTTL.D(), MintSecret: secret, Keys: p.signing, Now: s.now, Logger: s.log,
+	})
+	if err != nil {
+		return err
+	}
+	p.oidc = p.issuer.Handler()
+	return nil
+}
+
+func (s *Server) buildVerifier(p *parts) (*idtoken.Verifier, error) {
+	providers := make([]idtoken.Provider, len(s.cfg.Providers))
+	for i, pr := range s.cfg.Providers {
+		providers[i] = idtoken.Provider{URL: pr.URL, ClientIDs: pr.ClientIDs, Thumbprints: pr.Thumbprints}
+	}
+	opts := idtoken.Options{Providers: providers, AllowHTTPLoopback: s.cfg.Dev, Now: s.now, Logger: s.log}
+	if p.issuer != nil {
+		opts.LocalKeys = p.issuer
+	}
+	v, err := idtoken.New(opts)
+	if err != nil {
+		return nil, fmt.Errorf("providers: %w", err)
+	}
+	return v, nil
+}
+
+// sealingKeys adapts the sealing ring to what credentials.Sealer consumes.
+type sealingKeys struct{ r *keys.SealingRing }
+
+func (k sealingKeys) SealingKey() (string, []byte, error) {
+	cur, err := k.r.Current()
+	if err != nil {
+		return "", nil, err
+	}
+	return cur.ID, cur.Key, nil
+}
+
+func (k sealingKeys) OpeningKey(kid string) ([]byte, bool) {
+	key, err := k.r.Lookup(kid)
+	if err != nil {
+		return nil, false
+	}
+	return key.Key, true
 }
