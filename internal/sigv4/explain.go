@@ -18,6 +18,7 @@ import (
 type Explanation struct {
 	Kind             Kind
 	Scope            Scope
+	Rules            Rules // the rules applied: RulesS3 or RulesGeneric
 	CanonicalRequest string
 	StringToSign     string
 	Signature        string // the signature we expect
@@ -51,7 +52,7 @@ func Explain(raw []byte, secret string, now time.Time, rules Rules) (*Explanatio
 		return nil, fmt.Errorf("build canonical request: %w", err)
 	}
 	e := &Explanation{
-		Kind: a.Kind, Scope: a.Scope,
+		Kind: a.Kind, Scope: a.Scope, Rules: rules.resolve(a.Scope.Service),
 		CanonicalRequest: string(c.request), StringToSign: string(c.stringToSign), Signature: sig,
 		Match: subtle.ConstantTimeCompare([]byte(sig), []byte(a.Signature)) == 1,
 	}
@@ -169,4 +170,38 @@ func truncate(s string) string {
 		return s[:40] + "..."
 	}
 	return s
+}
+
+// WriteText writes the explanation for a person: the canonical request and string to
+// sign between markers (so that trailing spaces and empty lines stay visible), the
+// expected signature and the verdict.
+func (e *Explanation) WriteText(w io.Writer) error {
+	rules := "generic rules: path normalised and encoded again"
+	if e.Rules == RulesS3 {
+		rules = "S3 rules: path not normalised, encoded once"
+	}
+	verdict := "yes"
+	if !e.Match {
+		verdict = "no"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Request: %s-signed, scope %s (%s)\n\n", e.Kind, e.Scope, rules)
+	fmt.Fprintf(&b, "Canonical request:\n----\n%s\n----\n\n", e.CanonicalRequest)
+	fmt.Fprintf(&b, "String to sign:\n----\n%s\n----\n\n", e.StringToSign)
+	fmt.Fprintf(&b, "Expected signature: %s\n", e.Signature)
+	fmt.Fprintf(&b, "Signature matches:  %s\n", verdict)
+	if e.Problem != nil {
+		fmt.Fprintf(&b, "Problem:            %s\n", problemText(e.Problem))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// problemText is the S3 code and message of a problem.
+func problemText(err error) string {
+	var se *Error
+	if errors.As(err, &se) {
+		return se.Code + ": " + se.Message
+	}
+	return err.Error()
 }
