@@ -56,17 +56,24 @@ func (t *TTL) UnmarshalJSON(b []byte) error {
 		}
 		d, err := time.ParseDuration(s)
 		if err != nil {
-			return fmt.Errorf("ttl %q is not a duration like 15m or 1h", s)
+			return ttlError{}
 		}
 		*t = TTL(d)
 		return nil
 	}
 	secs, err := strconv.ParseInt(string(b), 10, 64)
 	if err != nil || secs > int64(MaxTTL/time.Second)*1000 || secs < -int64(MaxTTL/time.Second)*1000 {
-		return fmt.Errorf("ttl %s is not a whole number of seconds in range", b)
+		return ttlError{}
 	}
 	*t = TTL(time.Duration(secs) * time.Second)
 	return nil
+}
+
+// ttlError is a ttl that is neither a duration string nor a whole number of seconds.
+type ttlError struct{}
+
+func (ttlError) Error() string {
+	return "ttl must be a duration string like \"15m\" or a whole number of seconds"
 }
 
 // MarshalJSON writes the duration string.
@@ -101,6 +108,8 @@ func jsonProblem(err error) string {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
+	case errors.As(err, new(ttlError)):
+		return ttlError{}.Error()
 	case errors.As(err, &syn):
 		return fmt.Sprintf("invalid JSON at byte %d", syn.Offset)
 	case errors.As(err, &typ):

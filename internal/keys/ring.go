@@ -146,12 +146,13 @@ func (r *ring) Algorithm() string { return r.opts.Algorithm }
 
 // Reload reads every key of the ring's purpose from the store.
 func (r *ring) Reload(ctx context.Context) error {
+	// Reading under the lock keeps a slow, older read from replacing a newer snapshot.
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	ks, err := r.opts.Store.ListKeys(ctx, r.codec.purpose())
 	if err != nil {
 		return fmt.Errorf("keys: load %s keys: %w", r.codec.purpose(), err)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	s := &snapshot{}
 	seen := map[string]bool{}
 	for _, k := range ks {
