@@ -123,3 +123,37 @@ func TestLintGolden(t *testing.T) {
 		})
 	}
 }
+
+func TestTraceAndFindingsSurviveJSON(t *testing.T) {
+	t.Parallel()
+	identity := []*Policy{loadPolicy(t, "identity-deploy.json", KindIdentity)}
+	session := []*Policy{loadPolicy(t, "session-readonly.json", KindSession)}
+	_, tr := ExplainWithSession(loadRequest(t, "request-delete-archive.json"), identity, session)
+	js, err := json.Marshal(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Trace
+	if err := json.Unmarshal(js, &back); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(tr, &back); diff != "" {
+		t.Errorf("trace after a JSON round trip (-want +got):\n%s", diff)
+	}
+	doc, err := Parse([]byte(trustDoc(githubProvider, "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	findings := Lint(doc, LintOptions{})
+	js, err = json.Marshal(findings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fback []Finding
+	if err := json.Unmarshal(js, &fback); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(findings, fback); diff != "" {
+		t.Errorf("findings after a JSON round trip (-want +got):\n%s", diff)
+	}
+}

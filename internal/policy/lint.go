@@ -31,6 +31,17 @@ func (s Severity) String() string {
 // MarshalText renders the severity as info, warning or error.
 func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText parses info, warning or error.
+func (s *Severity) UnmarshalText(b []byte) error {
+	for _, c := range []Severity{SeverityInfo, SeverityWarning, SeverityError} {
+		if string(b) == c.String() {
+			*s = c
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown severity %q", b)
+}
+
 // Lint rule identifiers.
 const (
 	RuleFederatedWithoutCondition = "federated-without-condition"
