@@ -2,6 +2,7 @@ package sigv4
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -459,3 +460,19 @@ func checkSignedHeaders(r *http.Request, a *Auth) error {
 	}
 	return nil
 }
+
+// String describes a without its signature or security token, so that it can be logged.
+func (a *Auth) String() string {
+	token := "no"
+	if a.SecurityToken != "" {
+		token = "yes"
+	}
+	return fmt.Sprintf("sigv4 %s auth: access key %s, scope %s, signed headers %s, time %s, session token %s",
+		a.Kind, a.AccessKeyID, a.Scope, strings.Join(a.SignedHeaders, ";"), a.amzDate, token)
+}
+
+// GoString keeps %#v from printing the signature and token.
+func (a *Auth) GoString() string { return a.String() }
+
+// LogValue keeps log/slog from printing the signature and token.
+func (a *Auth) LogValue() slog.Value { return slog.StringValue(a.String()) }

@@ -2,6 +2,8 @@ package sigv4
 
 import (
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -284,7 +286,7 @@ func TestKeyCacheIsBounded(t *testing.T) {
 	t.Parallel()
 	v := NewVerifier(3)
 	for i := range 10 {
-		s := Scope{Date: "20260101", Region: "r" + itoaPlain(i), Service: "s3"}
+		s := Scope{Date: "20260101", Region: fmt.Sprint("r", i), Service: "s3"}
 		if got, want := v.signingKey("secret", s), deriveKey("secret", s); string(got) != string(want) {
 			t.Fatalf("key %d differs from a fresh derivation", i)
 		}
@@ -299,4 +301,16 @@ func outcome(code string) string {
 		return "accepted"
 	}
 	return "rejected with " + code
+}
+
+func TestAuthNeverPrintsItsSecrets(t *testing.T) {
+	t.Parallel()
+	a := &Auth{Kind: Header, AccessKeyID: "ASIA1", Signature: goodSig, SecurityToken: "sealed-token"}
+	var logged strings.Builder
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("auth", "auth", a)
+	for _, s := range []string{fmt.Sprint(a), fmt.Sprintf("%+v", a), fmt.Sprintf("%#v", a), logged.String()} {
+		if strings.Contains(s, goodSig) || strings.Contains(s, "sealed-token") || !strings.Contains(s, "ASIA1") {
+			t.Errorf("printed %q", s)
+		}
+	}
 }

@@ -3,6 +3,7 @@ package sigv4
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -56,7 +57,7 @@ func TestS3ClientUploadsAreAccepted(t *testing.T) {
 				size      int
 				algorithm s3types.ChecksumAlgorithm
 				wantHash  string
-			}{name: "a " + string(alg) + " PutObject of " + itoa(size) + " bytes over HTTPS streams with a trailer",
+			}{name: fmt.Sprintf("a %s PutObject of %d bytes over HTTPS streams with a trailer", alg, size),
 				tls: true, size: size, algorithm: alg, wantHash: StreamingUnsignedPayloadTrailer})
 		}
 	}
@@ -84,27 +85,6 @@ func TestS3ClientUploadsAreAccepted(t *testing.T) {
 				t.Errorf("server read %d bytes, want the %d-byte payload", len(got.body), len(payload))
 			}
 		})
-	}
-}
-
-func itoa(n int) string {
-	switch {
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return strings.TrimSuffix(strings.TrimSuffix(itoaPlain(n>>10), "")+" KiB", "")
-	}
-	return itoaPlain(n)
-}
-
-func itoaPlain(n int) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			return string(b[i:])
-		}
 	}
 }
 

@@ -371,3 +371,39 @@ func TestStreamErrorsAreSticky(t *testing.T) {
 		t.Fatalf("first error %v, then %v; want the same SignatureDoesNotMatch twice", err1, err2)
 	}
 }
+
+// A request signed over its payload hash cannot be replayed with an unsigned-trailer body:
+// x-amz-content-sha256 and x-amz-trailer are signed headers.
+func TestUnsignedTrailerCannotBeSwappedIn(t *testing.T) {
+	t.Parallel()
+	c := oracleCase{method: "PUT", service: "s3", key: "k", body: "original"}
+	req, _ := signOracle(t, c, "h", signTime)
+	b := streamBody{mode: StreamingUnsignedPayloadTrailer, payload: []byte("evil"), chunkSize: 64, trailer: "x-amz-checksum-crc32"}
+	body := encodeChunked(t, b, "", signTime).bytes()
+	tests := []struct {
+		name     string
+		edit     func(h http.Header)
+		wantCode string
+	}{
+		{"changing only x-amz-content-sha256 breaks the signature", func(h http.Header) {
+			h.Set("X-Amz-Content-Sha256", StreamingUnsignedPayloadTrailer)
+		}, CodeSignatureDoesNotMatch},
+		{"adding the trailer headers leaves them unsigned", func(h http.Header) {
+			h.Set("X-Amz-Content-Sha256", StreamingUnsignedPayloadTrailer)
+			h.Set("X-Amz-Trailer", "x-amz-checksum-crc32")
+			h.Set("X-Amz-Decoded-Content-Length", "4")
+		}, CodeAccessDenied},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := req.Clone(t.Context())
+			r.Header = req.Header.Clone()
+			tt.edit(r.Header)
+			got, err := runStream(t, r, body, signTime)
+			if code := errorCode(err); code != tt.wantCode || len(got) > 0 {
+				t.Fatalf("got %q (%v) and %d bytes, want %q and none", code, err, len(got), tt.wantCode)
+			}
+		})
+	}
+}
