@@ -77,7 +77,32 @@ type ConditionTrace struct {
 	Present       bool     `json:"present"`
 	RequestValues []string `json:"requestValues"`
 	PolicyValues  []string `json:"policyValues"`
-	Matched       bool     `json:"matched"`
+	// ResolvedValues repeats PolicyValues with policy variables resolved, when there are any.
+	ResolvedValues []string `json:"resolvedValues,omitempty"`
+	Matched        bool     `json:"matched"`
+}
+
+// resolvedValues renders the condition's policy values with variables resolved, or nil
+// when no value holds a variable.
+func (c *ccond) resolvedValues(ctx Context) []string {
+	vars := false
+	for i := range c.strs {
+		vars = vars || c.strs[i].nvars > 0
+	}
+	for i := range c.arns {
+		vars = vars || c.arns[i].hasVars()
+	}
+	if !vars {
+		return nil
+	}
+	out := make([]string, 0, len(c.strs)+len(c.arns))
+	for i := range c.strs {
+		out = append(out, c.strs[i].expand(ctx))
+	}
+	for i := range c.arns {
+		out = append(out, c.arns[i].expand(ctx))
+	}
+	return out
 }
 
 // Explain evaluates req like Evaluate and returns the decision with a full trace.
@@ -231,7 +256,8 @@ func (s *cstatement) explain(req *Request) StatementTrace {
 		ct := ConditionTrace{
 			Operator: c.op.name, Key: c.key, Present: present,
 			RequestValues: append([]string{}, vals...), PolicyValues: c.raw,
-			Matched: c.evalValues(vals, present, req.Context),
+			ResolvedValues: c.resolvedValues(req.Context),
+			Matched:        c.evalValues(vals, present, req.Context),
 		}
 		ok = ok && ct.Matched
 		tr.Conditions = append(tr.Conditions, ct)
@@ -274,8 +300,12 @@ func (t *Trace) Text() string {
 				if c.Present {
 					req = quoteList(c.RequestValues)
 				}
-				fmt.Fprintf(&b, "    %s %s %s %s: request %s, policy %s\n",
+				fmt.Fprintf(&b, "    %s %s %s %s: request %s, policy %s",
 					mark(c.Matched), "Condition", c.Operator, c.Key, req, quoteList(c.PolicyValues))
+				if c.ResolvedValues != nil {
+					fmt.Fprintf(&b, " = %s", quoteList(c.ResolvedValues))
+				}
+				b.WriteString("\n")
 			}
 		}
 	}

@@ -366,3 +366,52 @@ func (a *arnPattern) match(s string, c Context) bool {
 	}
 	return true
 }
+
+// expand renders p with its variables resolved from c, for traces; an unresolved
+// variable is shown as <unresolved key>. Wildcards print as written.
+func (p *pattern) expand(c Context) string {
+	var b strings.Builder
+	for i := range p.atoms {
+		a := &p.atoms[i]
+		switch a.kind {
+		case atomStar:
+			b.WriteByte('*')
+		case atomOne:
+			b.WriteByte('?')
+		case atomLit:
+			b.WriteString(a.text)
+		case atomVar:
+			if v, ok := resolve(c, a); ok {
+				b.WriteString(v)
+			} else {
+				b.WriteString("<unresolved " + a.text + ">")
+			}
+		}
+	}
+	return b.String()
+}
+
+// hasVars reports whether the ARN pattern holds policy variables.
+func (a *arnPattern) hasVars() bool {
+	if a.n == 0 {
+		return a.whole.nvars > 0
+	}
+	for i := range a.n {
+		if a.parts[i].nvars > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// expand renders the ARN pattern with its variables resolved, for traces.
+func (a *arnPattern) expand(c Context) string {
+	if a.n == 0 {
+		return a.whole.expand(c)
+	}
+	parts := make([]string, a.n)
+	for i := range a.n {
+		parts[i] = a.parts[i].expand(c)
+	}
+	return strings.Join(parts, ":")
+}

@@ -68,6 +68,7 @@ func TestExplainGolden(t *testing.T) {
 		{"trust-deny-branch", []string{"trust-circleci.json"}, KindTrust, nil, "request-circleci-branch.json", ImplicitDeny},
 		{"identity-allow", []string{"identity-deploy.json"}, KindIdentity, nil, "request-put.json", Allow},
 		{"identity-explicit-deny", []string{"identity-deploy.json"}, KindIdentity, nil, "request-delete-archive.json", ExplicitDeny},
+		{"identity-variables", []string{"identity-home.json"}, KindIdentity, nil, "request-home-list.json", ImplicitDeny},
 		{"session-intersection-deny", []string{"identity-deploy.json"}, KindIdentity, []string{"session-readonly.json"}, "request-put.json", ImplicitDeny},
 	}
 	for _, tc := range tests {
@@ -99,7 +100,7 @@ func TestExplainGolden(t *testing.T) {
 
 func TestLintGolden(t *testing.T) {
 	t.Parallel()
-	for _, file := range []string{"trust-circleci.json", "trust-github-risky.json", "identity-deploy.json"} {
+	for _, file := range []string{"trust-circleci.json", "trust-github-risky.json", "identity-deploy.json", "identity-home.json"} {
 		t.Run("lint "+file, func(t *testing.T) {
 			t.Parallel()
 			data, err := os.ReadFile(filepath.Join("testdata", file))
