@@ -22,6 +22,9 @@ import (
 type cli struct {
 	Serve       serveCmd       `cmd:"" default:"withargs" help:"Run the server (the default): the dev server without --config."`
 	CheckConfig checkConfigCmd `cmd:"" name:"check-config" help:"Load and validate a configuration, listing every problem."`
+	Keys        keysCmd        `cmd:"" help:"Signing and sealing keys: rotate, list."`
+	Sessions    sessionsCmd    `cmd:"" help:"Revoke sessions."`
+	Audit       auditCmd       `cmd:"" help:"Query audit events."`
 }
 
 type stdio struct {

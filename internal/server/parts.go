@@ -22,6 +22,10 @@ import (
 // rotate`) wrote: every node uses a new key within this interval.
 const keyRefresh = 5 * time.Second
 
+// revocationRefresh is how often a node reloads the shared revocation list: every node
+// refuses a revoked session within this interval.
+const revocationRefresh = 2 * time.Second
+
 // maxMintTTL is the longest lifetime of a token the issuer mints.
 const maxMintTTL = 24 * time.Hour
 
@@ -38,6 +42,7 @@ type parts struct {
 	sealer   *credentials.Sealer
 	verifier *idtoken.Verifier
 	audit    *audit.Writer
+	revoked  *credentials.RevocationList
 }
 
 type task struct {
@@ -124,6 +129,13 @@ func (s *Server) build(ctx context.Context) (_ *parts, err error) {
 	}
 	p.background = append(p.background, task{"sealing keys", p.sealing.Maintain})
 	p.sealer = credentials.NewSealer(sealingKeys{p.sealing}, s.now)
+	p.revoked = credentials.NewRevocationList(p.store, s.now)
+	if err := p.revoked.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	p.background = append(p.background, task{"revocations", func(ctx context.Context) error {
+		return p.revoked.Run(ctx, revocationRefresh)
+	}})
 
 	if p.verifier, err = s.buildVerifier(p); err != nil {
 		return nil, err
