@@ -154,16 +154,17 @@ func isUnreserved(c byte) bool {
 // uriEncode writes s percent-encoded: unreserved characters kept, '/' kept unless
 // encodeSlash, everything else as %XX with upper-case hex.
 func uriEncode(b *bytes.Buffer, s string, encodeSlash bool) {
+	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if isUnreserved(c) || (c == '/' && !encodeSlash) {
-			b.WriteByte(c)
 			continue
 		}
-		b.WriteByte('%')
-		b.WriteByte(upperhex[c>>4])
-		b.WriteByte(upperhex[c&15])
+		b.WriteString(s[start:i])
+		b.Write([]byte{'%', upperhex[c>>4], upperhex[c&15]})
+		start = i + 1
 	}
+	b.WriteString(s[start:])
 }
 
 type queryPair struct{ k, v string }
@@ -318,6 +319,10 @@ func headerValues(r *http.Request, name string) []string {
 // of spaces collapsed to one.
 func writeTrimmed(b *bytes.Buffer, v string) {
 	v = strings.Trim(v, " \t")
+	if !strings.Contains(v, "  ") {
+		b.WriteString(v)
+		return
+	}
 	space := false
 	for i := 0; i < len(v); i++ {
 		c := v[i]

@@ -449,9 +449,9 @@ func checkSignedHeaders(r *http.Request, a *Auth) error {
 		if len(name) < 6 || !strings.EqualFold(name[:6], "x-amz-") {
 			continue
 		}
-		lower := strings.ToLower(name)
-		if !signed(lower) && !(lower == "x-amz-date" && a.Kind == Header) {
-			missing = append(missing, lower)
+		if !slices.ContainsFunc(a.SignedHeaders, func(s string) bool { return strings.EqualFold(s, name) }) &&
+			!(a.Kind == Header && strings.EqualFold(name, "x-amz-date")) {
+			missing = append(missing, strings.ToLower(name))
 		}
 	}
 	if len(missing) > 0 {
