@@ -5,10 +5,12 @@
 //
 //	active --rotation--> retiring --grace over--> retired
 //
-// The active key with the highest generation is used; a retiring key is no longer used but
-// stays published (signing) or able to open (sealing) for its grace: the longest lifetime of
-// anything it produced, plus clock skew, plus one refresh interval (another node may still use
-// it until its next refresh). Nothing the ring produced is ever orphaned.
+// A rotation adds a key of the next generation and demotes the older active keys to retiring.
+// The new key is published at once but used only one refresh interval later, once every node
+// has loaded it (so no node meets a kid it cannot verify or open); until then the previous
+// key goes on signing or sealing. A retiring key stays published (signing) or able to open
+// (sealing) for its grace: the longest lifetime of anything it produced, plus clock skew, plus
+// two refresh intervals. Nothing the ring produced is ever orphaned.
 //
 // Key material is sealed under a master key before it reaches the store and is never logged.
 package keys
@@ -59,10 +61,29 @@ type entry struct {
 }
 
 type snapshot struct {
-	entries []*entry // by generation
+	entries []*entry // by generation, retired keys left out
+	maxGen  int64    // the highest generation stored, retired keys included
 }
 
-// current is the active key with the highest generation, or nil.
+// inUse is the key to sign or seal with at now: the newest live key created at least
+// ready ago, so that every node (each reloading every Refresh) already publishes it or can
+// open what it sealed. If no key is that old (first start, or a rotation right after it),
+// the oldest live key: the one most likely to be known everywhere.
+func (s *snapshot) inUse(now time.Time, ready time.Duration) *entry {
+	for i := len(s.entries) - 1; i >= 0; i-- {
+		if e := s.entries[i]; live(e, now) && !e.meta.CreatedAt.After(now.Add(-ready)) {
+			return e
+		}
+	}
+	for _, e := range s.entries {
+		if live(e, now) {
+			return e
+		}
+	}
+	return nil
+}
+
+// current is the active key with the highest generation (the newest key), or nil.
 func (s *snapshot) current() *entry {
 	for i := len(s.entries) - 1; i >= 0; i-- {
 		if s.entries[i].meta.State == store.KeyActive {
@@ -135,8 +156,13 @@ func newRing(ctx context.Context, opts Options, c codec) (*ring, error) {
 	return r, nil
 }
 
-// Grace is how long a key stays published after it stops being used.
-func (r *ring) Grace() time.Duration { return r.opts.MaxLifetime + Skew + r.opts.Refresh }
+// Grace is how long a key stays published (or able to open) after its demotion: the
+// longest lifetime of what it produced, the verifiers' skew, one Refresh during which the
+// new key is not used yet (see inUse) and one more for a node that is late to notice.
+func (r *ring) Grace() time.Duration { return r.opts.MaxLifetime + Skew + 2*r.opts.Refresh }
+
+// inUse is the key to sign or seal with now, or nil.
+func (r *ring) inUse() *entry { return r.snap.Load().inUse(r.opts.Now(), r.opts.Refresh) }
 
 // MaxLifetime is the longest lifetime the ring was configured for.
 func (r *ring) MaxLifetime() time.Duration { return r.opts.MaxLifetime }
@@ -157,6 +183,7 @@ func (r *ring) Reload(ctx context.Context) error {
 	seen := map[string]bool{}
 	for _, k := range ks {
 		seen[k.ID] = true
+		s.maxGen = max(s.maxGen, k.Generation)
 		if k.State == store.KeyRetired {
 			delete(r.cache, k.ID)
 			continue
@@ -204,26 +231,16 @@ func (r *ring) Rotate(ctx context.Context) error {
 	if err := r.Reload(ctx); err != nil {
 		return err
 	}
-	var gen int64
-	if es := r.snap.Load().entries; len(es) > 0 {
-		gen = es[len(es)-1].meta.Generation
-	}
-	if err := r.create(ctx, gen+1); err != nil {
+	if err := r.create(ctx, r.snap.Load().maxGen+1); err != nil {
 		return err
 	}
 	return r.settle(ctx)
 }
 
-// create stores a new active key of generation gen; losing the race to another node is fine.
+// create stores a new active key of generation gen, which the caller derived from the same
+// snapshot as its decision to create one. If another node stored that generation first,
+// its key wins (insert-if-absent) and this is not an error.
 func (r *ring) create(ctx context.Context, gen int64) error {
-	// Retired keys are not in the snapshot; ask the store for the true last generation.
-	ks, err := r.opts.Store.ListKeys(ctx, r.codec.purpose())
-	if err != nil {
-		return fmt.Errorf("keys: rotate: %w", err)
-	}
-	if n := len(ks); n > 0 && ks[n-1].Generation >= gen {
-		gen = ks[n-1].Generation + 1
-	}
 	id, plain, err := r.codec.generate(r.opts.Algorithm)
 	if err != nil {
 		return fmt.Errorf("keys: generate %s key: %w", r.codec.purpose(), err)
@@ -302,16 +319,12 @@ func (r *ring) Tick(ctx context.Context) error {
 	if err := r.Reload(ctx); err != nil {
 		return err
 	}
-	cur := r.snap.Load().current()
+	s := r.snap.Load()
+	cur := s.current()
 	now := r.opts.Now()
-	switch {
-	case cur == nil:
-		if err := r.create(ctx, 1); err != nil {
-			return err
-		}
-	case cur.meta.Algorithm != r.opts.Algorithm,
-		r.opts.RotateEvery > 0 && !now.Before(cur.meta.CreatedAt.Add(r.opts.RotateEvery)):
-		if err := r.create(ctx, cur.meta.Generation+1); err != nil {
+	if cur == nil || cur.meta.Algorithm != r.opts.Algorithm ||
+		r.opts.RotateEvery > 0 && !now.Before(cur.meta.CreatedAt.Add(r.opts.RotateEvery)) {
+		if err := r.create(ctx, s.maxGen+1); err != nil {
 			return err
 		}
 	}

@@ -109,32 +109,40 @@ func TestSigningRingRotation(t *testing.T) {
 	if err := r.Tick(t.Context()); err != nil {
 		t.Fatalf("Tick: %v", err)
 	}
-	fresh, newKid, err := r.Sign([]byte(`{"n":3}`))
-	if err != nil {
-		t.Fatalf("Sign: %v", err)
+	published := kids(r.JWKS())
+	if len(published) != 2 || published[1] != oldKid {
+		t.Fatalf("JWKS right after rotation = %v, want a new key, then %s", published, oldKid)
 	}
-	if newKid == oldKid {
-		t.Fatalf("no rotation after rotate_every")
+	newKid := published[0]
+	// The new key is published at once but signs only after one refresh interval, when
+	// every node has loaded it; meanwhile the old key goes on signing.
+	c.Advance(time.Minute - time.Second)
+	late, kid, err := r.Sign([]byte(`{"n":3}`))
+	if err != nil || kid != oldKid {
+		t.Fatalf("Sign within a refresh interval of the rotation = %s, %v; want the old key %s", kid, err, oldKid)
 	}
-	if diff := cmp.Diff([]string{newKid, oldKid}, kids(r.JWKS())); diff != "" {
-		t.Errorf("JWKS right after rotation (-want +got):\n%s", diff)
+	c.Advance(time.Second)
+	fresh, kid, err := r.Sign([]byte(`{"n":4}`))
+	if err != nil || kid != newKid {
+		t.Fatalf("Sign one refresh interval after the rotation = %s, %v; want the new key %s", kid, err, newKid)
 	}
-	for name, tok := range map[string]string{"first": old, "last before rotation": last, "fresh": fresh} {
+	for name, tok := range map[string]string{"first": old, "last before rotation": last, "late": late, "fresh": fresh} {
 		if !verifies(t, r, tok) {
-			t.Errorf("the %s token does not verify right after rotation", name)
+			t.Errorf("the %s token does not verify after rotation", name)
 		}
 	}
 
-	// The old key stays published for the grace: max lifetime + skew + refresh.
-	grace := time.Hour + keys.Skew + time.Minute
+	// The old key stays published for the grace: max lifetime + skew + 2 refresh intervals,
+	// counted from the rotation (one minute ago).
+	grace := time.Hour + keys.Skew + 2*time.Minute
 	if r.Grace() != grace {
 		t.Errorf("Grace() = %v, want %v", r.Grace(), grace)
 	}
-	c.Advance(grace - time.Second)
+	c.Advance(grace - time.Minute - time.Second)
 	if err := r.Tick(t.Context()); err != nil {
 		t.Fatalf("Tick: %v", err)
 	}
-	if !verifies(t, r, last) {
+	if !verifies(t, r, late) {
 		t.Errorf("the last token of the old key stopped verifying within its grace")
 	}
 	if _, _, err := r.PublicKey(t.Context(), oldKid); err != nil {
@@ -149,7 +157,7 @@ func TestSigningRingRotation(t *testing.T) {
 	if diff := cmp.Diff(kids(r.JWKS()), kids(restarted.JWKS())); diff != "" {
 		t.Errorf("JWKS after restart (-before +after):\n%s", diff)
 	}
-	if !verifies(t, restarted, last) || !verifies(t, restarted, fresh) {
+	if !verifies(t, restarted, late) || !verifies(t, restarted, fresh) {
 		t.Errorf("tokens signed before the restart do not verify after it")
 	}
 	if _, kid, _ := restarted.Sign([]byte(`{}`)); kid != newKid {
@@ -263,12 +271,18 @@ func TestSigningRingAcrossNodes(t *testing.T) {
 		if err := a.Rotate(t.Context()); err != nil {
 			t.Fatalf("Rotate: %v", err)
 		}
-		_, kid, _ := a.Sign([]byte(`{}`))
+		kid := a.JWKS().Keys[0].KeyID
 		if _, _, err := b.PublicKey(t.Context(), kid); err != nil {
 			t.Errorf("node b: PublicKey(new kid) = %v, want a reload that finds it", err)
 		}
-		if _, bkid, _ := b.Sign([]byte(`{}`)); bkid != kid {
-			t.Errorf("node b signs with %s after reload, want %s", bkid, kid)
+		c.Advance(time.Minute)
+		for name, r := range map[string]*keys.SigningRing{"a": a, "b": b} {
+			if err := r.Tick(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if _, got, _ := r.Sign([]byte(`{}`)); got != kid {
+				t.Errorf("node %s signs with %s a refresh interval after the rotation, want %s", name, got, kid)
+			}
 		}
 	})
 }
@@ -289,6 +303,7 @@ func TestSigningRingAlgorithmChangeRotates(t *testing.T) {
 	if diff := cmp.Diff([]string{keys.ES256, keys.RS256}, r.Algorithms()); diff != "" {
 		t.Errorf("Algorithms after switching to RS256 (-want +got):\n%s", diff)
 	}
+	c.Advance(opts.Refresh)
 	tok, _, err := r.Sign([]byte(`{}`))
 	if err != nil {
 		t.Fatal(err)
@@ -339,6 +354,10 @@ func TestSealingRing(t *testing.T) {
 	if err := r.Rotate(t.Context()); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
+	if k, _ := r.Current(); k.ID != k1.ID {
+		t.Errorf("a new sealing key is used before every node can have loaded it")
+	}
+	c.Advance(keys.DefaultRefresh)
 	k2, _ := r.Current()
 	if k2.ID == k1.ID || k2.Generation != k1.Generation+1 || len(k2.Key) != 32 {
 		t.Errorf("after rotation: current %s gen %d (%d bytes), was %s gen %d", k2.ID, k2.Generation, len(k2.Key), k1.ID, k1.Generation)

@@ -83,7 +83,7 @@ func (sealingCodec) decode(meta store.Key, plain []byte) (any, error) {
 
 // Current returns the key to seal with.
 func (r *SealingRing) Current() (SealingKey, error) {
-	cur := r.snap.Load().current()
+	cur := r.inUse()
 	if cur == nil {
 		return SealingKey{}, fmt.Errorf("%w: no active sealing key", ErrUnknownKey)
 	}

@@ -212,7 +212,7 @@ func rawECDSA(der []byte, size int) ([]byte, error) {
 // Sign signs payload (the JSON claims) with the current key and returns the compact JWS
 // and the key's id. The header is {"alg", "kid", "typ": "JWT"}.
 func (r *SigningRing) Sign(payload []byte) (token, kid string, err error) {
-	cur := r.snap.Load().current()
+	cur := r.inUse()
 	if cur == nil {
 		return "", "", fmt.Errorf("keys: sign: %w: no active signing key", ErrUnknownKey)
 	}
