@@ -21,6 +21,7 @@ import (
 type tokenCmd struct {
 	Mint   tokenMintCmd   `cmd:"" help:"Ask a keyless issuer for a CI job token and print it."`
 	Decode tokenDecodeCmd `cmd:"" help:"Print a token's header and claims as JSON (no verification)."`
+	Verify tokenVerifyCmd `cmd:"" help:"Verify a token as keyless STS does and print its claims and condition keys."`
 }
 
 // tokenMintCmd is `keyless token mint`: it POSTs to <issuer>/-/oidc/mint.
