@@ -34,6 +34,8 @@ type parts struct {
 	sts, s3, oidc, admin http.Handler
 	background           []task
 	closers              []func()
+	// reloaders take a new configuration on SIGHUP (already validated as a whole).
+	reloaders []func(*config.Config)
 
 	store    store.Store
 	signing  *keys.SigningRing

@@ -50,9 +50,11 @@ type Server struct {
 	ln        net.Listener
 	handler   http.Handler
 
-	parts   *parts
-	readyMu sync.Mutex
-	checks  []readyCheck
+	parts      *parts
+	configFile string
+	cfgMu      sync.Mutex
+	readyMu    sync.Mutex
+	checks     []readyCheck
 }
 
 type readyCheck struct {
@@ -67,11 +69,12 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, errors.New("server: no configuration")
 	}
 	s := &Server{
-		cfg:       opts.Config,
-		log:       opts.Logger,
-		now:       opts.Now,
-		accessLog: opts.AccessLog,
-		reg:       prometheus.NewRegistry(),
+		cfg:        opts.Config,
+		log:        opts.Logger,
+		now:        opts.Now,
+		accessLog:  opts.AccessLog,
+		reg:        prometheus.NewRegistry(),
+		configFile: opts.ConfigFile,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -213,6 +216,13 @@ func (s *Server) Run(ctx context.Context) error {
 			if err := task.run(bgCtx); err != nil && !errors.Is(err, context.Canceled) {
 				s.log.Error("background task stopped", "task", task.name, "err", err)
 			}
+		}()
+	}
+	if s.configFile != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = s.watchSIGHUP(bgCtx)
 		}()
 	}
 	errc := make(chan error, 1)
