@@ -82,6 +82,11 @@ func (p provider) awsProvidesClaim(claim string) bool {
 			return true
 		}
 	case flavorCircleCI:
+		// Only CircleCI's own issuer: AWS offers these keys for oidc.circleci.com, not for
+		// another issuer (keyless's own included) that mints CircleCI-shaped tokens.
+		if !strings.HasPrefix(p.prefix, "oidc.circleci.com/") {
+			return false
+		}
 		switch claim {
 		case "oidc.circleci.com/project-id", "oidc.circleci.com/vcs-origin", "oidc.circleci.com/vcs-ref",
 			"oidc.circleci.com/context-ids", "oidc.circleci.com/ssh-rerun":
