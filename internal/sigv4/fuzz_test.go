@@ -5,9 +5,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Fuzz targets: the Authorization parser, the canonical request builder and the
@@ -94,6 +96,44 @@ func FuzzChunkedDecoder(f *testing.F) {
 		}
 		if n > int64(len(body)) {
 			t.Fatalf("decoded %d bytes from a %d-byte body", n, len(body))
+		}
+	})
+}
+
+func FuzzExplainRawRequest(f *testing.F) {
+	for _, p := range []string{
+		"testdata/aws-c-auth/v4/get-vanilla/header-signed-request.txt",
+		"testdata/aws-c-auth/v4/get-utf8/query-signed-request.txt",
+		"testdata/aws-c-auth/v4/get-header-value-multiline/header-signed-request.txt",
+		"testdata/aws-c-auth/v4/post-x-www-form-urlencoded/header-signed-request.txt",
+	} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte("GET  HTTP/1.1\n \n"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		e, err := Explain(raw, katSecret, katTime, RulesAuto)
+		if err == nil && (e.CanonicalRequest == "" || len(e.Signature) != 64) {
+			t.Fatalf("explained without a canonical request or signature: %+v", e)
+		}
+	})
+}
+
+func FuzzParsePresigned(f *testing.F) {
+	f.Add("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20150830%2Fus-east-1%2Fservice%2Faws4_request&X-Amz-Date=20150830T123600Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=" + goodSig)
+	f.Add("X-Amz-Signature=&X-Amz-Signature=x&X-Amz-Expires=-0&%zz")
+	f.Fuzz(func(t *testing.T, query string) {
+		r := httptest.NewRequest("GET", "/b/k", nil)
+		r.URL.RawQuery = query
+		a, err := Parse(r, katTime)
+		if err == nil && a.Kind == Presigned && (a.Expires < time.Second || a.Expires > MaxExpires) {
+			t.Fatalf("accepted X-Amz-Expires %v", a.Expires)
+		}
+		if err == nil {
+			_, _ = NewVerifier(1).Verify(a, r, katSecret, Options{})
 		}
 	})
 }
