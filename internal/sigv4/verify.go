@@ -45,6 +45,9 @@ const (
 // signature and checksums — and fails the read (with an *Error) on the first problem.
 // Bytes read before io.EOF are not yet authenticated: a caller must discard what it stored
 // when Read returns any error other than io.EOF.
+//
+// Verify takes over r.Body: nothing may read it before, and the caller reads the returned
+// reader instead (for a form-encoded STS call: r.Body = body, then r.ParseForm()).
 func (v *Verifier) Verify(a *Auth, r *http.Request, secret string, opts Options) (io.ReadCloser, error) {
 	if err := checkScope(a, opts); err != nil {
 		return nil, err
