@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kong"
 
@@ -79,8 +80,11 @@ func run(args []string, io stdio) (code int) {
 
 type serveCmd struct {
 	Config string `help:"Configuration file (YAML). Without it, the dev server with embedded defaults." type:"path"`
-	Listen string `help:"Dev server only: address to listen on (default 127.0.0.1:8700)."`
+	Listen string `help:"Address to listen on, overriding the configuration's listen (public_url is kept, so several nodes can serve one public_url)."`
 	Dir    string `help:"Dev server only: folder that holds keyless-data (default: the working directory)." default:"."`
+	// ClockOffset exists for testing what happens later or earlier (expired tokens and
+	// sessions, time conditions) against real clients; refused unless dev: true.
+	ClockOffset time.Duration `name:"clock-offset" help:"Dev only: shift this node's clock (e.g. -2h mints tokens and sessions that are already expired elsewhere)."`
 }
 
 func (s *serveCmd) Run(io stdio) error {
@@ -89,9 +93,17 @@ func (s *serveCmd) Run(io stdio) error {
 		return err
 	}
 	logger := newLogger(io.Err, cfg.Dev)
+	now := time.Now
+	if s.ClockOffset != 0 {
+		if !cfg.Dev {
+			return errors.New("--clock-offset is for testing and needs dev: true in the configuration")
+		}
+		logger.Warn("this node's clock is shifted", "offset", s.ClockOffset)
+		now = func() time.Time { return time.Now().Add(s.ClockOffset) }
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv, err := server.New(ctx, server.Options{Config: cfg, Logger: logger, AccessLog: true, ConfigFile: s.Config})
+	srv, err := server.New(ctx, server.Options{Config: cfg, Logger: logger, AccessLog: true, ConfigFile: s.Config, Now: now})
 	if err != nil {
 		return err
 	}
@@ -103,10 +115,17 @@ func (s *serveCmd) Run(io stdio) error {
 }
 
 func (s *serveCmd) load() (*config.Config, error) {
-	if s.Config != "" {
-		return config.Load(s.Config)
+	if s.Config == "" {
+		return config.Dev(s.Dir, s.Listen)
 	}
-	return config.Dev(s.Dir, s.Listen)
+	cfg, err := config.Load(s.Config)
+	if err != nil {
+		return nil, err
+	}
+	if s.Listen != "" {
+		cfg.Listen = s.Listen
+	}
+	return cfg, nil
 }
 
 func newLogger(w io.Writer, dev bool) *slog.Logger {
