@@ -54,7 +54,7 @@ func TestParseReadsAHeaderSignature(t *testing.T) {
 	}
 }
 
-func TestParseRejectsMalformedHeaders(t *testing.T) {
+func TestParseChecksHeaderAuthentication(t *testing.T) {
 	t.Parallel()
 	repl := func(old, new string) string { return strings.Replace(goodAuthz, old, new, 1) }
 	tests := []struct {
@@ -84,10 +84,18 @@ func TestParseRejectsMalformedHeaders(t *testing.T) {
 		{"a malformed x-amz-date", goodAuthz, func(h http.Header) { h.Set("X-Amz-Date", "2013-05-24T00:00:00Z") }, CodeAccessDenied},
 		{"no date at all", goodAuthz, func(h http.Header) { h.Del("X-Amz-Date") }, CodeAccessDenied},
 		{"a bad x-amz-content-sha256", goodAuthz, func(h http.Header) { h.Set("X-Amz-Content-Sha256", "abc") }, CodeInvalidArgument},
+		{"a Date header used but not signed", goodAuthz, func(h http.Header) {
+			h.Del("X-Amz-Date")
+			h.Set("Date", "Fri, 24 May 2013 00:00:00 GMT")
+		}, CodeAccessDenied},
+		{"a signed Date header instead of X-Amz-Date", strings.Replace(repl(";x-amz-date", ""), "host;", "date;host;", 1), func(h http.Header) {
+			h.Del("X-Amz-Date")
+			h.Set("Date", "Fri, 24 May 2013 00:00:00 GMT")
+		}, ""},
 		{"two Authorization headers", goodAuthz, func(h http.Header) { h.Add("Authorization", goodAuthz) }, CodeAuthorizationHeaderMalformed},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name+" is "+tt.wantCode, func(t *testing.T) {
+		t.Run(tt.name+" is "+outcome(tt.wantCode), func(t *testing.T) {
 			t.Parallel()
 			_, err := Parse(headerRequest(tt.authz, tt.edit), parseTime)
 			if got := errorCode(err); got != tt.wantCode {
