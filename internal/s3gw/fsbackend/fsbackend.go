@@ -1,0 +1,301 @@
+// Package fsbackend is keyless's embedded object store: an s3gw.Backend on a local
+// directory.
+//
+// Keys are never turned into file paths. Object data lives in files named by a random
+// 128-bit id (root/data/<2 hex>/<32 hex>); the key -> files mapping, bucket list,
+// multipart uploads and parts live in one SQLite index (root/index.db, modernc.org/sqlite,
+// WAL, synchronous=FULL), where keys are BLOBs so that ORDER BY key is binary order.
+//
+// A write streams the body into a new data file (bounded buffer, MD5 on the way), checks
+// its length and Content-MD5, fsyncs the file and its directory, and only then commits
+// the index row that makes it visible. Index commits from concurrent writers are grouped
+// into one SQLite transaction (one WAL fsync for the group). Files that lost their last
+// reference are removed after the commit, or, if the process dies first, by the orphan
+// collection that New runs on start (any data file no index row names).
+package fsbackend
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/keyless-dev/keyless/internal/s3gw"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// Options configure a Backend.
+type Options struct {
+	// Now is the clock for LastModified and Initiated; time.Now when nil.
+	Now func() time.Time
+	// Logger receives start-up and cleanup messages; slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+// Backend is an s3gw.Backend on a local directory. It is safe for concurrent use by
+// one process; New takes an exclusive lock on the root so that a second process fails.
+type Backend struct {
+	root   string
+	now    func() time.Time
+	log    *slog.Logger
+	rdb    *sql.DB // readers (WAL allows many)
+	wdb    *sql.DB // the single writer connection, used by the committer
+	commit *committer
+	lock   *os.File
+	bufs   sync.Pool // *[]byte of copyBufSize
+
+	pinMu   sync.Mutex
+	pins    map[string]int  // data file id -> open readers
+	doomed  map[string]bool // unreferenced files to remove when their last reader closes
+	closeMu sync.Once
+}
+
+var _ s3gw.Backend = (*Backend)(nil)
+
+const (
+	maxKeyLen   = 1024
+	copyBufSize = 1 << 20
+	dataDir     = "data"
+)
+
+// New opens (creating it, mode 0700) the store at root, takes its lock, applies the
+// index schema and removes orphans: data files left by writes that were interrupted
+// before their index commit, or whose removal after a commit did not happen.
+func New(ctx context.Context, root string, opts Options) (*Backend, error) {
+	if root == "" {
+		return nil, errors.New("fsbackend: empty root")
+	}
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("fsbackend: root: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, dataDir), 0o700); err != nil {
+		return nil, fmt.Errorf("fsbackend: create root: %w", err)
+	}
+	lock, err := lockRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	b := &Backend{
+		root:   root,
+		now:    opts.Now,
+		log:    opts.Logger,
+		lock:   lock,
+		pins:   map[string]int{},
+		doomed: map[string]bool{},
+	}
+	if b.now == nil {
+		b.now = time.Now
+	}
+	if b.log == nil {
+		b.log = slog.Default()
+	}
+	b.bufs.New = func() any { buf := make([]byte, copyBufSize); return &buf }
+	if err := b.open(ctx); err != nil {
+		_ = b.Close()
+		return nil, err
+	}
+	if err := b.collectOrphans(ctx); err != nil {
+		_ = b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// Close closes the index and releases the lock. Readers still open may finish; no call
+// may start after Close.
+func (b *Backend) Close() error {
+	var errs []error
+	b.closeMu.Do(func() {
+		if b.rdb != nil {
+			errs = append(errs, b.rdb.Close())
+		}
+		if b.wdb != nil {
+			errs = append(errs, b.wdb.Close())
+		}
+		if b.lock != nil {
+			errs = append(errs, b.lock.Close())
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("fsbackend: close: %w", err)
+	}
+	return nil
+}
+
+// newID returns a fresh random data file id.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
+}
+
+// validID reports whether name looks like a data file id (so orphan collection never
+// removes a file it did not create).
+func validID(name string) bool {
+	if len(name) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(name)
+	return err == nil
+}
+
+func (b *Backend) filePath(id string) string {
+	return filepath.Join(b.root, dataDir, id[:2], id)
+}
+
+// collectOrphans removes every data file that no object or part references, and any
+// stray temporary file. It runs before the Backend serves anything.
+func (b *Backend) collectOrphans(ctx context.Context) error {
+	live, err := b.referencedIDs(ctx)
+	if err != nil {
+		return err
+	}
+	dirs, err := os.ReadDir(filepath.Join(b.root, dataDir))
+	if err != nil {
+		return fmt.Errorf("fsbackend: orphans: %w", err)
+	}
+	removed := 0
+	for _, d := range dirs {
+		if !d.IsDir() || len(d.Name()) != 2 {
+			continue
+		}
+		dir := filepath.Join(b.root, dataDir, d.Name())
+		files, err := os.ReadDir(dir)
+		if err != nil {
+			return fmt.Errorf("fsbackend: orphans: %w", err)
+		}
+		for _, f := range files {
+			if !validID(f.Name()) || live[f.Name()] {
+				continue
+			}
+			if err := os.Remove(filepath.Join(dir, f.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("fsbackend: orphans: %w", err)
+			}
+			removed++
+		}
+	}
+	if removed > 0 {
+		b.log.InfoContext(ctx, "fsbackend: removed orphaned data files", "count", removed)
+	}
+	return nil
+}
+
+// syncDir fsyncs a directory so that a file created or removed in it survives a crash.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// pin marks ids as being read so that a concurrent replacement defers their removal.
+func (b *Backend) pin(ids []string) {
+	b.pinMu.Lock()
+	for _, id := range ids {
+		b.pins[id]++
+	}
+	b.pinMu.Unlock()
+}
+
+func (b *Backend) unpin(ids []string) {
+	b.pinMu.Lock()
+	defer b.pinMu.Unlock()
+	for _, id := range ids {
+		b.pins[id]--
+		if b.pins[id] > 0 {
+			continue
+		}
+		delete(b.pins, id)
+		if b.doomed[id] {
+			delete(b.doomed, id)
+			b.removeLocked(id)
+		}
+	}
+}
+
+// release removes data files no longer referenced by the index, now or when the last
+// reader of each closes. All files of one call go under one lock, so a reader that pins
+// a version either sees all of its files or none (and retries).
+func (b *Backend) release(ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	b.pinMu.Lock()
+	defer b.pinMu.Unlock()
+	for _, id := range ids {
+		if b.pins[id] > 0 {
+			b.doomed[id] = true
+			continue
+		}
+		b.removeLocked(id)
+	}
+}
+
+func (b *Backend) removeLocked(id string) {
+	if err := os.Remove(b.filePath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		// Left for the orphan collection at the next start.
+		b.log.Warn("fsbackend: remove data file", "id", id, "err", err)
+	}
+}
+
+// writeResult describes a data file written by writeFile.
+type writeResult struct {
+	id   string
+	size int64
+	md5  []byte
+}
+
+// ErrBodyLength is returned (wrapped) by PutObject and UploadPart when the body is not
+// PutOptions.Size / PartOptions.Size bytes long; s3gw has no sentinel for it (S3 calls
+// it IncompleteBody). Nothing is committed.
+var ErrBodyLength = errors.New("body length does not match content length")
+
+// writeFile streams body into a new durable data file: written, length- and
+// MD5-checked, fsynced with its directory. On error nothing is left behind.
+func (b *Backend) writeFile(ctx context.Context, body io.Reader, size int64, wantMD5 []byte) (writeResult, error) {
+	if wantMD5 != nil && len(wantMD5) != 16 {
+		return writeResult{}, fmt.Errorf("fsbackend: content-md5 of %d bytes: %w", len(wantMD5), s3gw.ErrBadDigest)
+	}
+	id := newID()
+	path := b.filePath(id)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrNotExist) {
+		if err = os.MkdirAll(filepath.Dir(path), 0o700); err == nil {
+			f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		}
+	}
+	if err != nil {
+		return writeResult{}, fmt.Errorf("fsbackend: create data file: %w", err)
+	}
+	res, err := b.fill(ctx, f, body, size, wantMD5)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	if err != nil {
+		_ = os.Remove(path)
+		return writeResult{}, fmt.Errorf("fsbackend: write object data: %w", err)
+	}
+	res.id = id
+	return res, nil
+}

@@ -1,0 +1,308 @@
+package fsbackend
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/keyless-dev/keyless/internal/s3gw"
+)
+
+// schema is the whole index. Keys are BLOBs (always bound as []byte) so that comparisons
+// and ORDER BY are byte-wise; files lists an object's data files in order.
+const schema = `
+CREATE TABLE IF NOT EXISTS buckets (
+	name    TEXT PRIMARY KEY,
+	created INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS objects (
+	bucket   TEXT NOT NULL,
+	key      BLOB NOT NULL,
+	size     INTEGER NOT NULL,
+	etag     TEXT NOT NULL,
+	modified INTEGER NOT NULL,
+	parts    INTEGER NOT NULL,
+	meta     TEXT NOT NULL,
+	files    TEXT NOT NULL,
+	PRIMARY KEY (bucket, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS uploads (
+	upload_id TEXT PRIMARY KEY,
+	bucket    TEXT NOT NULL,
+	key       BLOB NOT NULL,
+	initiated INTEGER NOT NULL,
+	meta      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, upload_id);
+CREATE TABLE IF NOT EXISTS parts (
+	upload_id TEXT NOT NULL,
+	number    INTEGER NOT NULL,
+	file      TEXT NOT NULL,
+	size      INTEGER NOT NULL,
+	etag      TEXT NOT NULL,
+	modified  INTEGER NOT NULL,
+	checksums TEXT NOT NULL,
+	PRIMARY KEY (upload_id, number)
+) WITHOUT ROWID;
+PRAGMA user_version = 1;
+`
+
+// open opens the index: one writer connection (synchronous=FULL: a commit is on disk
+// when it returns) and a pool of readers.
+func (b *Backend) open(ctx context.Context) error {
+	path := filepath.Join(b.root, "index.db")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("fsbackend: create index: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("fsbackend: create index: %w", err)
+	}
+	dsn := path + "?_txlock=immediate" +
+		"&_pragma=busy_timeout(10000)" +
+		"&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(FULL)"
+	b.wdb, err = sql.Open("sqlite", dsn)
+	if err != nil {
+		return fmt.Errorf("fsbackend: open index: %w", err)
+	}
+	b.wdb.SetMaxOpenConns(1)
+	b.wdb.SetMaxIdleConns(1)
+	b.wdb.SetConnMaxLifetime(0)
+	if _, err := b.wdb.ExecContext(ctx, schema); err != nil {
+		return fmt.Errorf("fsbackend: index schema: %w", err)
+	}
+	b.rdb, err = sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		return fmt.Errorf("fsbackend: open index: %w", err)
+	}
+	b.rdb.SetMaxOpenConns(8)
+	b.rdb.SetMaxIdleConns(8)
+	b.commit = &committer{db: b.wdb}
+	return nil
+}
+
+// referencedIDs returns every data file id the index names.
+func (b *Backend) referencedIDs(ctx context.Context) (map[string]bool, error) {
+	live := map[string]bool{}
+	rows, err := b.rdb.QueryContext(ctx, `SELECT files FROM objects`)
+	if err != nil {
+		return nil, fmt.Errorf("fsbackend: orphans: %w", err)
+	}
+	for rows.Next() {
+		var files string
+		if err := rows.Scan(&files); err != nil {
+			_ = rows.Close()
+			return nil, fmt.Errorf("fsbackend: orphans: %w", err)
+		}
+		segs, err := decodeSegments(files)
+		if err != nil {
+			_ = rows.Close()
+			return nil, fmt.Errorf("fsbackend: orphans: %w", err)
+		}
+		for _, s := range segs {
+			live[s.id] = true
+		}
+	}
+	if err := closeRows(rows); err != nil {
+		return nil, fmt.Errorf("fsbackend: orphans: %w", err)
+	}
+	rows, err = b.rdb.QueryContext(ctx, `SELECT file FROM parts`)
+	if err != nil {
+		return nil, fmt.Errorf("fsbackend: orphans: %w", err)
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			_ = rows.Close()
+			return nil, fmt.Errorf("fsbackend: orphans: %w", err)
+		}
+		live[id] = true
+	}
+	if err := closeRows(rows); err != nil {
+		return nil, fmt.Errorf("fsbackend: orphans: %w", err)
+	}
+	return live, nil
+}
+
+func closeRows(rows *sql.Rows) error {
+	err := rows.Err()
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// segment is one data file of an object: single-part objects have one, multipart
+// objects one per part (parts are never copied together on Complete).
+type segment struct {
+	id   string
+	size int64
+}
+
+func encodeSegments(segs []segment) string {
+	var sb strings.Builder
+	for i, s := range segs {
+		if i > 0 {
+			sb.WriteByte(' ')
+		}
+		sb.WriteString(s.id)
+		sb.WriteByte(':')
+		sb.WriteString(strconv.FormatInt(s.size, 10))
+	}
+	return sb.String()
+}
+
+func decodeSegments(v string) ([]segment, error) {
+	if v == "" {
+		return nil, nil
+	}
+	fields := strings.Fields(v)
+	segs := make([]segment, 0, len(fields))
+	for _, f := range fields {
+		id, n, ok := strings.Cut(f, ":")
+		size, err := strconv.ParseInt(n, 10, 64)
+		if !ok || err != nil || !validID(id) || size < 0 {
+			return nil, fmt.Errorf("corrupt index: file list %q", v)
+		}
+		segs = append(segs, segment{id: id, size: size})
+	}
+	return segs, nil
+}
+
+func segmentIDs(segs []segment) []string {
+	ids := make([]string, len(segs))
+	for i, s := range segs {
+		ids[i] = s.id
+	}
+	return ids
+}
+
+// storedMeta is the JSON in objects.meta and uploads.meta.
+type storedMeta struct {
+	Metadata  s3gw.Metadata     `json:"m"`
+	Checksums map[string]string `json:"c,omitempty"`
+}
+
+func encodeMeta(m s3gw.Metadata, checksums map[string]string) string {
+	buf, err := json.Marshal(storedMeta{Metadata: m, Checksums: checksums})
+	if err != nil {
+		panic(fmt.Sprintf("fsbackend: encode metadata: %v", err)) // strings only: cannot fail
+	}
+	return string(buf)
+}
+
+func decodeMeta(v string) (s3gw.Metadata, map[string]string, error) {
+	var sm storedMeta
+	if err := json.Unmarshal([]byte(v), &sm); err != nil {
+		return s3gw.Metadata{}, nil, fmt.Errorf("corrupt index: metadata: %w", err)
+	}
+	return sm.Metadata, sm.Checksums, nil
+}
+
+// committer groups index transactions: whoever arrives while no commit is running leads,
+// and runs every operation queued meanwhile in one transaction (each in a savepoint, so
+// one failing operation does not undo the others), so N concurrent writers pay for one
+// WAL fsync. When done, the leader hands the lead to the first waiter of the next group.
+type committer struct {
+	db    *sql.DB
+	mu    sync.Mutex
+	queue []*txOp
+	busy  bool
+}
+
+type txOp struct {
+	fn   func(ctx context.Context, tx *sql.Tx) error
+	err  error
+	wake chan bool // false: done, err set; true: lead the next group
+}
+
+// do runs fn in a transaction and returns when that transaction is durable or failed.
+// Once queued, fn runs even if ctx ends: the caller must not abandon data a commit may
+// already reference.
+func (c *committer) do(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	op := &txOp{fn: fn, wake: make(chan bool, 1)}
+	c.mu.Lock()
+	c.queue = append(c.queue, op)
+	lead := !c.busy
+	c.busy = true
+	c.mu.Unlock()
+	if !lead && !<-op.wake {
+		return op.err
+	}
+	c.mu.Lock()
+	batch := c.queue
+	c.queue = nil
+	c.mu.Unlock()
+	c.run(context.WithoutCancel(ctx), batch)
+	c.mu.Lock()
+	if len(c.queue) > 0 {
+		next := c.queue[0]
+		c.mu.Unlock()
+		next.wake <- true
+	} else {
+		c.busy = false
+		c.mu.Unlock()
+	}
+	return op.err
+}
+
+func (c *committer) run(ctx context.Context, batch []*txOp) {
+	err := c.runTx(ctx, batch)
+	for _, op := range batch {
+		if err != nil && op.err == nil {
+			op.err = fmt.Errorf("fsbackend: index commit: %w", err)
+		}
+		op.wake <- false
+	}
+}
+
+func (c *committer) runTx(ctx context.Context, batch []*txOp) error {
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	for _, op := range batch {
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT op`); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		op.err = op.fn(ctx, tx)
+		undo := `RELEASE op`
+		if op.err != nil {
+			undo = `ROLLBACK TO op; RELEASE op`
+		}
+		if _, err := tx.ExecContext(ctx, undo); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// bucketExists reports whether name exists, read through q (a tx or the reader pool).
+func bucketExists(ctx context.Context, q querier, name string) error {
+	var one int
+	err := q.QueryRowContext(ctx, `SELECT 1 FROM buckets WHERE name = ?`, name).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("fsbackend: bucket %q: %w", name, s3gw.ErrNoSuchBucket)
+	}
+	if err != nil {
+		return fmt.Errorf("fsbackend: bucket %q: %w", name, err)
+	}
+	return nil
+}
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
