@@ -127,7 +127,9 @@ func TestEveryRejectionHasAWSsCodeStatusAndMessage(t *testing.T) {
 			mod:  func(in *awssts.AssumeRoleWithWebIdentityInput) { in.RoleSessionName = aws.String("a:b") },
 			want: apiError{"ValidationError", `1 validation error detected: Value 'a:b' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\w+=,.@-]*`, 400}},
 		{name: "a session name of 65 characters is a validation error", token: f.token(good),
-			mod:  func(in *awssts.AssumeRoleWithWebIdentityInput) { in.RoleSessionName = aws.String(strings.Repeat("s", 65)) },
+			mod: func(in *awssts.AssumeRoleWithWebIdentityInput) {
+				in.RoleSessionName = aws.String(strings.Repeat("s", 65))
+			},
 			want: apiError{"ValidationError", "1 validation error detected: Value '" + strings.Repeat("s", 65) + "' at 'roleSessionName' failed to satisfy constraint: Member must have length less than or equal to 64", 400}},
 		{name: "a duration below 900 seconds is a validation error", token: f.token(good),
 			mod:  func(in *awssts.AssumeRoleWithWebIdentityInput) { in.DurationSeconds = aws.Int32(899) },
@@ -147,13 +149,19 @@ func TestEveryRejectionHasAWSsCodeStatusAndMessage(t *testing.T) {
 			},
 			want: apiError{"ValidationError", "2 validation errors detected: Value 'x' at 'roleSessionName' failed to satisfy constraint: Member must have length greater than or equal to 2; Value '50000' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 43200", 400}},
 		{name: "a role ARN that is not a role's is invalid", token: f.token(good),
-			mod:  func(in *awssts.AssumeRoleWithWebIdentityInput) { in.RoleArn = aws.String("arn:aws:iam::123456789012:user/alice") },
+			mod: func(in *awssts.AssumeRoleWithWebIdentityInput) {
+				in.RoleArn = aws.String("arn:aws:iam::123456789012:user/alice")
+			},
 			want: apiError{"ValidationError", "Request ARN is invalid", 400}},
 		{name: "an unknown role is access denied", token: f.token(good),
-			mod:  func(in *awssts.AssumeRoleWithWebIdentityInput) { in.RoleArn = aws.String("arn:aws:iam::123456789012:role/NoSuchRole") },
+			mod: func(in *awssts.AssumeRoleWithWebIdentityInput) {
+				in.RoleArn = aws.String("arn:aws:iam::123456789012:role/NoSuchRole")
+			},
 			want: denied},
 		{name: "a role of another account is access denied", token: f.token(good),
-			mod:  func(in *awssts.AssumeRoleWithWebIdentityInput) { in.RoleArn = aws.String("arn:aws:iam::210987654321:role/" + roleName) },
+			mod: func(in *awssts.AssumeRoleWithWebIdentityInput) {
+				in.RoleArn = aws.String("arn:aws:iam::210987654321:role/" + roleName)
+			},
 			want: denied},
 		{name: "a sub the trust policy does not allow is access denied", token: f.token(with(good, "sub", otherSub)),
 			want: denied},
@@ -229,4 +237,3 @@ func TestASessionPolicyIsSealedIntoTheSessionAndReportedAsPackedSize(t *testing.
 		t.Errorf("sealed session (-want +got):\n%s", diff)
 	}
 }
-

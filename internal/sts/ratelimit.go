@@ -63,6 +63,9 @@ func (l *limiters) evict(now time.Time, perSecond float64) {
 			delete(l.m, k)
 		}
 	}
+	if len(l.m) < l.max {
+		return
+	}
 	for k := range l.m {
 		if len(l.m) < l.max*3/4 {
 			break
