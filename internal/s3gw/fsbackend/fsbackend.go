@@ -153,41 +153,55 @@ func (b *Backend) filePath(id string) string {
 	return filepath.Join(b.root, dataDir, id[:2], id)
 }
 
-// collectOrphans removes every data file that no object or part references, and any
-// stray temporary file. It runs before the Backend serves anything.
+// collectOrphans removes every data file that no object or part references. It runs
+// before the Backend serves anything, so no write is in flight.
 func (b *Backend) collectOrphans(ctx context.Context) error {
 	live, err := b.referencedIDs(ctx)
 	if err != nil {
 		return err
 	}
-	dirs, err := os.ReadDir(filepath.Join(b.root, dataDir))
+	ids, err := dataFiles(b.root)
 	if err != nil {
 		return fmt.Errorf("fsbackend: orphans: %w", err)
 	}
 	removed := 0
-	for _, d := range dirs {
-		if !d.IsDir() || len(d.Name()) != 2 {
+	for _, id := range ids {
+		if live[id] {
 			continue
 		}
-		dir := filepath.Join(b.root, dataDir, d.Name())
-		files, err := os.ReadDir(dir)
-		if err != nil {
+		if err := os.Remove(b.filePath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("fsbackend: orphans: %w", err)
 		}
-		for _, f := range files {
-			if !validID(f.Name()) || live[f.Name()] {
-				continue
-			}
-			if err := os.Remove(filepath.Join(dir, f.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("fsbackend: orphans: %w", err)
-			}
-			removed++
-		}
+		removed++
 	}
 	if removed > 0 {
 		b.log.InfoContext(ctx, "fsbackend: removed orphaned data files", "count", removed)
 	}
 	return nil
+}
+
+// dataFiles lists the ids of the data files under root.
+func dataFiles(root string) ([]string, error) {
+	dirs, err := os.ReadDir(filepath.Join(root, dataDir))
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, d := range dirs {
+		if !d.IsDir() || len(d.Name()) != 2 {
+			continue
+		}
+		files, err := os.ReadDir(filepath.Join(root, dataDir, d.Name()))
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			if validID(f.Name()) && f.Name()[:2] == d.Name() {
+				ids = append(ids, f.Name())
+			}
+		}
+	}
+	return ids, nil
 }
 
 // syncDir fsyncs a directory so that a file created or removed in it survives a crash.
