@@ -254,12 +254,12 @@ func (e *env) client(creds aws.Credentials) *s3.Client {
 	return s3.New(s3.Options{
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenSupported,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenSupported,
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(e.srv.URL),
-		UsePathStyle: true,
-		Credentials:  awscreds.StaticCredentialsProvider{Value: creds},
-		HTTPClient:   e.srv.Client(),
-		Retryer:      aws.NopRetryer{},
+		Region:                     "us-east-1",
+		BaseEndpoint:               aws.String(e.srv.URL),
+		UsePathStyle:               true,
+		Credentials:                awscreds.StaticCredentialsProvider{Value: creds},
+		HTTPClient:                 e.srv.Client(),
+		Retryer:                    aws.NopRetryer{},
 	})
 }
 
