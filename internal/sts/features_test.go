@@ -316,7 +316,9 @@ func TestEveryCallIsAuditedWithTheDecisionAndTheTraceOfADenial(t *testing.T) {
 // failingSink is an audit store that is down.
 type failingSink struct{}
 
-func (failingSink) Record(context.Context, *audit.Event) error { return errors.New("database unreachable") }
+func (failingSink) Record(context.Context, *audit.Event) error {
+	return errors.New("database unreachable")
+}
 
 func TestNoCredentialsAreIssuedWhenTheAuditEventCannotBeRecorded(t *testing.T) {
 	t.Parallel()
