@@ -14,6 +14,8 @@ import (
 
 // cli is the whole command tree. Each subcommand lives in its own file.
 type cli struct {
+	Assume assumeCmd `cmd:"" help:"Assume a role with the CI job's OIDC token; print the credentials (env, json) or write an AWS profile."`
+	Exec   execCmd   `cmd:"" help:"Assume a role and run a command with the credentials in its environment: keyless exec [flags] -- CMD [ARG...]."`
 	Policy policyCmd `cmd:"" help:"Validate, lint, evaluate and explain IAM policies offline."`
 	Sigv4  sigv4Cmd  `cmd:"" name:"sigv4" help:"Debug AWS Signature Version 4 requests."`
 	Token  tokenCmd  `cmd:"" help:"Mint, decode and verify CI job tokens."`
