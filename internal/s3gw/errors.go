@@ -150,6 +150,10 @@ func toWireBase(err error, dev bool) *apierr.Error {
 	if errors.As(err, &ae) {
 		return apierr.New("InvalidArgument", http.StatusBadRequest, ae.msg)
 	}
+	var ce *checksumError
+	if errors.As(err, &ce) {
+		return apierr.New("BadDigest", http.StatusBadRequest, "The "+ce.algo+" you specified did not match the calculated checksum.")
+	}
 	var de *deniedError
 	if errors.As(err, &de) {
 		e := apierr.New("AccessDenied", http.StatusForbidden, "Access Denied")
