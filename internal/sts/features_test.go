@@ -374,3 +374,42 @@ func TestLimiterMapsStayBounded(t *testing.T) {
 		t.Error("b kept no state: a second call in the same instant was allowed")
 	}
 }
+
+func TestSetConfigSwapsRolesAndProvidersForTheNextCall(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	tok := f.token(f.claims())
+	cfg := *f.cfg
+	cfg.Providers = nil
+	if err := f.h.SetConfig(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.assume(t.Context(), tok)
+	want := apiError{"InvalidIdentityToken", "No OpenIDConnect provider found in your account for " + f.idp.URL(), 400}
+	if diff := cmp.Diff(want, sdkError(t, err)); diff != "" {
+		t.Errorf("after removing the provider (-want +got):\n%s", diff)
+	}
+	cfg = *f.cfg
+	cfg.Roles = nil
+	if err := f.h.SetConfig(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.assume(t.Context(), tok)
+	if got := sdkError(t, err); got.Code != "AccessDenied" {
+		t.Errorf("after removing the role: %+v, want AccessDenied", got)
+	}
+	if err := f.h.SetConfig(f.cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.assume(t.Context(), tok); err != nil {
+		t.Errorf("after restoring the configuration: %v", err)
+	}
+}
+
+func TestNewRefusesMissingDependencies(t *testing.T) {
+	t.Parallel()
+	_, err := New(Options{})
+	if err == nil || err.Error() != "sts: missing Config, Verifier, Sealer, Audit" {
+		t.Errorf("New(Options{}) = %v, want every missing dependency named", err)
+	}
+}
