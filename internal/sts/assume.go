@@ -216,7 +216,7 @@ func (h *Handler) mint(c *call, o *assumeOutcome) error {
 	}
 	if o.in.policy != "" || o.tags != nil {
 		// Our packed form is the sealed token: report how much of its budget it uses.
-		o.res.PackedPolicySize = len(token) * 100 / credentials.MaxTokenLen
+		o.res.PackedPolicySize = o.res.utilization()
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keyless-dev/keyless/internal/apierr"
+	"github.com/keyless-dev/keyless/internal/credentials"
 )
 
 // assumeResult is AssumeRoleWithWebIdentity's answer (AWS-WIRE 1.3).
@@ -22,6 +23,12 @@ type assumeResult struct {
 	Subject          string
 	PackedPolicySize int // -1: absent
 	SourceIdentity   string
+}
+
+// utilization is the share of the largest session token this one uses, in percent
+// (the model's SessionTokenUtilization; SessionTokenSize is the token's length).
+func (r *assumeResult) utilization() int {
+	return (len(r.SessionToken)*100 + credentials.MaxTokenLen - 1) / credentials.MaxTokenLen
 }
 
 // appendXML writes the answer as real STS does: same elements, order and indentation.
@@ -57,7 +64,11 @@ func (r *assumeResult) appendXML(b []byte, requestID string) []byte {
 		b = appendEscaped(b, r.SourceIdentity)
 		b = append(b, "</SourceIdentity>\n"...)
 	}
-	b = append(b, "  </AssumeRoleWithWebIdentityResult>\n"...)
+	b = append(b, "    <SessionTokenUtilization>"...)
+	b = strconv.AppendInt(b, int64(r.utilization()), 10)
+	b = append(b, "</SessionTokenUtilization>\n    <SessionTokenSize>"...)
+	b = strconv.AppendInt(b, int64(len(r.SessionToken)), 10)
+	b = append(b, "</SessionTokenSize>\n  </AssumeRoleWithWebIdentityResult>\n"...)
 	return appendMetadata(b, requestID, "AssumeRoleWithWebIdentityResponse")
 }
 
@@ -86,6 +97,8 @@ func (r *assumeResult) marshalJSON(requestID string) []byte {
 		Credentials                 jsonCredentials     `json:"Credentials"`
 		PackedPolicySize            *int                `json:"PackedPolicySize"`
 		Provider                    string              `json:"Provider"`
+		SessionTokenSize            int                 `json:"SessionTokenSize"`
+		SessionTokenUtilization     int                 `json:"SessionTokenUtilization"`
 		SourceIdentity              *string             `json:"SourceIdentity"`
 		SubjectFromWebIdentityToken string              `json:"SubjectFromWebIdentityToken"`
 	}
@@ -95,6 +108,8 @@ func (r *assumeResult) marshalJSON(requestID string) []byte {
 		Credentials: jsonCredentials{AccessKeyID: r.AccessKeyID, Expiration: r.Expiration.Unix(),
 			SecretAccessKey: r.SecretAccessKey, SessionToken: r.SessionToken},
 		Provider:                    r.Provider,
+		SessionTokenSize:            len(r.SessionToken),
+		SessionTokenUtilization:     r.utilization(),
 		SubjectFromWebIdentityToken: r.Subject,
 	}
 	if r.PackedPolicySize >= 0 {

@@ -66,6 +66,7 @@ func TestSessionTagsAndSourceIdentityNeedTheirActionsAndAreSealedIntoTheSession(
 		if err != nil {
 			t.Fatalf("AssumeRoleWithWebIdentity: %v", err)
 		}
+		//lint:ignore SA1019 STS still sends PackedPolicySize with session tags
 		if out.PackedPolicySize == nil {
 			t.Error("PackedPolicySize is absent, want it with session tags")
 		}
