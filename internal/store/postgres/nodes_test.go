@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/keyless-dev/keyless/internal/keys"
 	"github.com/keyless-dev/keyless/internal/store"
 )
@@ -187,5 +189,32 @@ func TestNodesPickUpAnotherNodesRotationWhenNotified(t *testing.T) {
 		if !slices.Contains(kids, newKid) {
 			t.Errorf("node %d publishes %v, not the new key %s", i+1, kids, newKid)
 		}
+	}
+}
+
+func TestRevocationsReachEveryNodeWhenNotified(t *testing.T) {
+	t.Parallel()
+	conn := freshSchema(t)
+	a := openDB(t, conn, defaultOptions())
+	b := openDB(t, conn, defaultOptions())
+	// Node b refreshes its revocation cache on every change, as the server wires it.
+	lists := make(chan []store.Revocation, 64)
+	listen(t, b, ChannelRevocations, func() {
+		rs, err := b.ListRevocations(t.Context())
+		if err != nil && t.Context().Err() == nil {
+			t.Errorf("ListRevocations: %v", err)
+		}
+		lists <- rs
+	})
+	if rs := <-lists; len(rs) != 0 {
+		t.Fatalf("node b starts with revocations %v", rs)
+	}
+	at := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	want := store.Revocation{Role: "deploy", IssuedBefore: at, CreatedAt: at, ExpiresAt: at.Add(time.Hour), Reason: "leak"}
+	if err := a.Revoke(t.Context(), want); err != nil {
+		t.Fatalf("node a: Revoke: %v", err)
+	}
+	if diff := cmp.Diff([]store.Revocation{want}, <-lists); diff != "" {
+		t.Errorf("node b, notified, sees (-want +got):\n%s", diff)
 	}
 }
