@@ -28,10 +28,16 @@ func TestSDKEndToEnd(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		tls  bool
-	}{{"over plain HTTP", false}, {"over HTTPS with trailing checksums", true}} {
+		fs   bool
+	}{
+		{"over plain HTTP", false, false},
+		{"over HTTPS with trailing checksums", true, false},
+		{"over plain HTTP on fsbackend", false, true},
+		{"over HTTPS with trailing checksums on fsbackend", true, true},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, envOptions{tls: tc.tls, dev: true})
+			e := newEnv(t, envOptions{tls: tc.tls, dev: true, fs: tc.fs})
 			t.Run("objects can be put, read, listed, copied and deleted", e.testObjects)
 			t.Run("listings page, roll up prefixes and url-encode", e.testListing)
 			t.Run("multipart uploads complete, list and abort", e.testMultipart)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,6 +24,7 @@ import (
 	"github.com/keyless-dev/keyless/internal/config"
 	"github.com/keyless-dev/keyless/internal/credentials"
 	"github.com/keyless-dev/keyless/internal/s3gw"
+	"github.com/keyless-dev/keyless/internal/s3gw/fsbackend"
 )
 
 const (
@@ -170,9 +172,12 @@ func (e *env) sawPayloadMode(mode string) bool {
 }
 
 type envOptions struct {
-	tls     bool
-	dev     bool
-	events  string
+	tls    bool
+	dev    bool
+	events string
+	// fs selects fsbackend (on a temporary directory) instead of the in-memory backend.
+	fs bool
+	// backend, if set, is used as it is.
 	backend s3gw.Backend
 }
 
@@ -186,7 +191,16 @@ func newEnv(t testing.TB, o envOptions) *env {
 	_, _ = rand.Read(key)
 	e.sealer = credentials.NewSealer(fixedKeys{key}, e.clock.now)
 	e.backend = o.backend
-	if e.backend == nil {
+	switch {
+	case e.backend != nil:
+	case o.fs:
+		fb, err := fsbackend.New(context.Background(), t.TempDir(), fsbackend.Options{Now: e.clock.now, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { fb.Close() })
+		e.backend = fb
+	default:
 		e.backend = newMemBackend(e.clock.now)
 	}
 	for _, b := range e.cfg.Buckets {
