@@ -40,7 +40,7 @@ func Retryable(err error) bool {
 		}
 	}
 	var resp interface{ HTTPStatusCode() int }
-	if errors.As(err, &resp) {
+	if errors.As(err, &resp) && resp.HTTPStatusCode() != 0 { // 0: no response at all
 		s := resp.HTTPStatusCode()
 		return s == http.StatusTooManyRequests || s >= 500 && s != http.StatusNotImplemented
 	}
