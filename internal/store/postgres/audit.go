@@ -51,7 +51,7 @@ func (s *DB) AppendAudit(ctx context.Context, events []store.AuditEvent) error {
 	defer cancel()
 	if _, err := s.pool.Exec(ctx, appendAudit,
 		ids, times, names, sources, roles, subjects, sessions, decisions, data); err != nil {
-		return fmt.Errorf("postgres: append audit: %w", err)
+		return fmt.Errorf("postgres: append audit: %w", refused(err))
 	}
 	return nil
 }
@@ -59,6 +59,30 @@ func (s *DB) AppendAudit(ctx context.Context, events []store.AuditEvent) error {
 // QueryAudit returns the events matching q, oldest first. Each filter has an index that
 // leads with its column and continues with (event_time, seq).
 func (s *DB) QueryAudit(ctx context.Context, q store.AuditQuery) ([]store.AuditEvent, error) {
+	query, args := auditQuery(q)
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: query audit: %w", err)
+	}
+	es, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.AuditEvent, error) {
+		var (
+			e    store.AuditEvent
+			data string
+		)
+		err := row.Scan(&e.ID, &e.Time, &e.Name, &e.Source, &e.Role, &e.Subject, &e.SessionID, &e.Decision, &data)
+		e.Time, e.Data = e.Time.UTC(), json.RawMessage(data)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: query audit: %w", err)
+	}
+	return es, nil
+}
+
+// auditQuery is the SQL of q and its arguments.
+func auditQuery(q store.AuditQuery) (string, []any) {
 	var (
 		where []string
 		args  []any
@@ -89,23 +113,5 @@ func (s *DB) QueryAudit(ctx context.Context, q store.AuditQuery) ([]store.AuditE
 		args = append(args, q.Limit)
 		query += " LIMIT $" + strconv.Itoa(len(args))
 	}
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	rows, err := s.pool.Query(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: query audit: %w", err)
-	}
-	es, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.AuditEvent, error) {
-		var (
-			e    store.AuditEvent
-			data string
-		)
-		err := row.Scan(&e.ID, &e.Time, &e.Name, &e.Source, &e.Role, &e.Subject, &e.SessionID, &e.Decision, &data)
-		e.Time, e.Data = e.Time.UTC(), json.RawMessage(data)
-		return e, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: query audit: %w", err)
-	}
-	return es, nil
+	return query, args
 }

@@ -41,7 +41,7 @@ func (s *DB) CreateKey(ctx context.Context, k store.Key) error {
 		k.ID, string(k.Purpose), k.Algorithm, k.Generation, string(k.State), k.Material,
 		ts(k.CreatedAt), ts(k.RetiringAt), ts(k.RetireAt))
 	if err != nil {
-		return fmt.Errorf("postgres: create key %s: %w", k.ID, err)
+		return fmt.Errorf("postgres: create key %s: %w", k.ID, refused(err))
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("postgres: create key %s (%s generation %d): %w", k.ID, k.Purpose, k.Generation, store.ErrExists)
@@ -103,7 +103,7 @@ func (s *DB) UpdateKey(ctx context.Context, id string, fn func(old store.Key) (s
 	if _, err := tx.Exec(ctx,
 		`UPDATE keys SET algorithm = $1, state = $2, material = $3, created_at = $4, retiring_at = $5, retire_at = $6 WHERE id = $7`,
 		k.Algorithm, string(k.State), k.Material, ts(k.CreatedAt), ts(k.RetiringAt), ts(k.RetireAt), id); err != nil {
-		return store.Key{}, fmt.Errorf("postgres: update key %s: %w", id, err)
+		return store.Key{}, fmt.Errorf("postgres: update key %s: %w", id, refused(err))
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return store.Key{}, fmt.Errorf("postgres: update key %s: %w", id, err)

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -227,6 +228,16 @@ func fromTS(t pgtype.Timestamptz) time.Time {
 		return time.Time{}
 	}
 	return t.Time.UTC()
+}
+
+// refused marks PostgreSQL's data exceptions (class 22: a NUL byte or invalid UTF-8 in a
+// string, a time out of range, ...) as store.ErrInvalid: retrying cannot help.
+func refused(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22") {
+		return fmt.Errorf("%w: %w", store.ErrInvalid, err)
+	}
+	return err
 }
 
 // notFound maps pgx.ErrNoRows to store.ErrNotFound.

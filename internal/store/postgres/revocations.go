@@ -30,7 +30,7 @@ ON CONFLICT (id) DO UPDATE SET
     expires_at = GREATEST(revocations.expires_at, excluded.expires_at)`,
 		id, r.SessionID, r.Role, ts(r.IssuedBefore), ts(r.CreatedAt), ts(r.ExpiresAt), r.Reason)
 	if err != nil {
-		return fmt.Errorf("postgres: revoke: %w", err)
+		return fmt.Errorf("postgres: revoke: %w", refused(err))
 	}
 	return nil
 }
