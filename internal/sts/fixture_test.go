@@ -90,6 +90,7 @@ type fixtureOptions struct {
 	sink         audit.Sink
 	revoked      func(*credentials.Session) bool
 	providerDown bool
+	quiet        bool // log at Info, as a server does, instead of Debug
 }
 
 // fixture is the real thing on 127.0.0.1: a fake CircleCI issuer over TLS, the handler
@@ -130,7 +131,11 @@ func newFixture(t testing.TB, opts fixtureOptions) *fixture {
 			TrustPolicy: config.PolicySource{JSON: []byte(trust), Compiled: compiled}}},
 		RateLimits: config.RateLimits{PerSourceIP: &opts.perIP, PerRole: &opts.perRole},
 	}
-	logger := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	level := slog.LevelDebug
+	if opts.quiet {
+		level = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: level}))
 	v, err := idtoken.New(idtoken.Options{Providers: IDTokenProviders(f.cfg), HTTPClient: f.idp.Client(),
 		Now: clock, Logger: logger})
 	if err != nil {

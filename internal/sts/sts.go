@@ -22,6 +22,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -83,6 +84,7 @@ type Handler struct {
 	perIP     *limiters
 	perRole   *limiters
 	actions   map[string]action
+	buffers   sync.Pool // *[]byte for XML answers
 }
 
 type verifierBox struct{ v Verifier }
@@ -146,6 +148,7 @@ func New(opts Options) (*Handler, error) {
 	if h.sigv4 == nil {
 		h.sigv4 = sigv4.NewVerifier(0)
 	}
+	h.buffers.New = func() any { b := make([]byte, 0, 4096); return &b }
 	h.actions = map[string]action{
 		"AssumeRoleWithWebIdentity": h.assumeRoleWithWebIdentity,
 		"GetCallerIdentity":         h.getCallerIdentity,
@@ -206,7 +209,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body = res.marshalJSON(c.requestID)
 		w.Header().Set("Content-Type", "application/json")
 	} else {
-		body = res.appendXML(make([]byte, 0, 2048), c.requestID)
+		buf := h.buffers.Get().(*[]byte)
+		defer h.buffers.Put(buf)
+		body = res.appendXML((*buf)[:0], c.requestID)
+		*buf = body
 		w.Header().Set("Content-Type", "text/xml")
 	}
 	w.Header().Set("x-amzn-RequestId", c.requestID)
@@ -261,7 +267,20 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 		return nil, errBodyTooLarge
 	}
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadTimeout))
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	var body []byte
+	var err error
+	if n := r.ContentLength; n >= 0 {
+		// The usual case: read exactly the announced length (and notice a longer body).
+		body = make([]byte, n, n+1)
+		if _, err = io.ReadFull(r.Body, body); err == nil {
+			var extra [1]byte
+			if m, _ := r.Body.Read(extra[:]); m > 0 {
+				err = errors.New("body longer than its Content-Length")
+			}
+		}
+	} else {
+		body, err = io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	}
 	if err != nil {
 		return nil, &queryError{Detail: "reading the body failed", Err: err}
 	}
