@@ -85,7 +85,7 @@ func (s *DB) UpdateKey(ctx context.Context, id string, fn func(old store.Key) (s
 	if err != nil {
 		return store.Key{}, fmt.Errorf("postgres: update key %s: %w", id, err)
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	defer s.rollback(ctx, tx)
 	old, err := scanKey(tx.QueryRow(ctx, `SELECT `+keyColumns+` FROM keys WHERE id = $1 FOR UPDATE`, id))
 	if err != nil {
 		return store.Key{}, notFound(err, "update key "+id)

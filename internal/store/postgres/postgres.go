@@ -9,9 +9,9 @@
 // database in separate schemas.
 //
 // Every call is bounded: connecting times out (connect_timeout, 5s by default), Ping gives
-// up after 3s, and any other call after 15s even when its context has no deadline. When the
-// server is unreachable calls fail with an error; the pool reconnects by itself when it is
-// back.
+// up after 3s, Open's migrations after 2 minutes, and any other call after 15s, even when
+// the context has no deadline. When the server is unreachable calls fail with an error;
+// the pool reconnects by itself when it is back.
 package postgres
 
 import (
@@ -41,6 +41,8 @@ const (
 	DefaultConnectTimeout = 5 * time.Second
 	DefaultPingTimeout    = 3 * time.Second
 	DefaultCallTimeout    = 15 * time.Second
+	// migrateTimeout bounds Open's migrations, the wait for another node's included.
+	migrateTimeout = 2 * time.Minute
 )
 
 // DB is a store.Store on one PostgreSQL schema. It is safe for concurrent use, also by
@@ -127,6 +129,14 @@ func (s *DB) bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, s.opts.callTimeout)
 }
 
+// rollback ends tx if it is still open (after Commit it does nothing), bounded even when
+// ctx has already ended.
+func (s *DB) rollback(ctx context.Context, tx pgx.Tx) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.callTimeout)
+	defer cancel()
+	_ = tx.Rollback(ctx)
+}
+
 // migration is one embedded SQL file, named NNNN_title.sql.
 type migration struct {
 	version int
@@ -160,11 +170,13 @@ func (s *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(ctx, migrateTimeout)
+	defer cancel()
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	defer s.rollback(ctx, tx)
 	var schema pgtype.Text
 	if err := tx.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
