@@ -89,69 +89,127 @@ func providerHost(providerARN string) string {
 	return host
 }
 
-// conditionKeys builds the request context policies see.
-func (g *Gateway) conditionKeys(c *call) map[string][]string {
-	k := make(map[string][]string, 32)
-	set := func(key string, v ...string) { k[strings.ToLower(key)] = v }
+// requestContext is the request context policies see. Keys are computed when a policy
+// asks for them: most statements have no conditions, so most requests build none.
+type requestContext struct{ c *call }
+
+// Lookup implements policy.Context; key is lower-case.
+func (rc requestContext) Lookup(key string) ([]string, bool) {
+	c := rc.c
 	r, a := c.r, c.p.auth
-	set("aws:SourceIp", sourceIP(r.RemoteAddr))
-	set("aws:SecureTransport", strconv.FormatBool(r.TLS != nil))
-	set("aws:CurrentTime", c.now.UTC().Format(time.RFC3339))
-	set("aws:EpochTime", strconv.FormatInt(c.now.Unix(), 10))
-	if ua := r.UserAgent(); ua != "" {
-		set("aws:UserAgent", ua)
-	}
-	set("aws:RequestedRegion", a.Scope.Region)
-	set("s3:signatureversion", "AWS4-HMAC-SHA256")
-	if a.Kind == sigv4.Presigned {
-		set("s3:authType", "REST-QUERY-STRING")
-	} else {
-		set("s3:authType", "REST-HEADER")
-	}
-	set("s3:signatureAge", strconv.FormatInt(max(c.now.Sub(a.Time), 0).Milliseconds(), 10))
-	if a.PayloadHash != "" {
-		set("s3:x-amz-content-sha256", a.PayloadHash)
-	}
-	switch c.req.Op {
-	case OpListObjects, OpListObjectsV2, OpListObjectVersions, OpListMultipartUploads:
-		q := c.req.Query
-		set("s3:prefix", q.Get("prefix"))
-		if q.Has("delimiter") {
-			set("s3:delimiter", q.Get("delimiter"))
+	one := func(v string) ([]string, bool) { return []string{v}, true }
+	switch key {
+	case "aws:sourceip":
+		return one(sourceIP(r.RemoteAddr))
+	case "aws:securetransport":
+		return one(strconv.FormatBool(r.TLS != nil))
+	case "aws:currenttime":
+		return one(c.now.UTC().Format(time.RFC3339))
+	case "aws:epochtime":
+		return one(strconv.FormatInt(c.now.Unix(), 10))
+	case "aws:useragent":
+		if ua := r.UserAgent(); ua != "" {
+			return one(ua)
 		}
-		if v := q.Get("max-keys"); v != "" {
-			set("s3:max-keys", v)
+		return nil, false
+	case "aws:requestedregion":
+		return one(a.Scope.Region)
+	case "s3:signatureversion":
+		return one("AWS4-HMAC-SHA256")
+	case "s3:authtype":
+		if a.Kind == sigv4.Presigned {
+			return one("REST-QUERY-STRING")
 		}
+		return one("REST-HEADER")
+	case "s3:signatureage":
+		return one(strconv.FormatInt(max(c.now.Sub(a.Time), 0).Milliseconds(), 10))
+	case "s3:x-amz-content-sha256":
+		if a.PayloadHash == "" {
+			return nil, false
+		}
+		return one(a.PayloadHash)
+	case "s3:prefix", "s3:delimiter", "s3:max-keys":
+		return rc.listKey(key[len("s3:"):])
 	}
 	if s := c.p.session; s != nil {
-		set("aws:userid", s.AssumedRoleID())
-		set("aws:PrincipalArn", s.RoleARN)
-		set("aws:PrincipalAccount", s.Account())
-		set("aws:PrincipalType", "AssumedRole")
-		set("aws:username", s.SessionName)
-		set("aws:TokenIssueTime", s.IssuedAt.UTC().Format(time.RFC3339))
-		if s.Provider != "" {
-			set("aws:FederatedProvider", s.Provider)
-		}
-		if s.SourceIdentity != "" {
-			set("aws:SourceIdentity", s.SourceIdentity)
-		}
-		for _, t := range s.Tags {
-			set("aws:PrincipalTag/"+t.Key, t.Value)
-		}
-		if host := providerHost(s.Provider); host != "" {
-			set(host+":aud", s.Audience)
-			set(host+":sub", s.Subject)
-			set(host+":amr", s.AMR...)
-		}
-	} else {
-		account := c.st.cfg.AccountID
-		set("aws:userid", c.p.accessKeyID)
-		set("aws:PrincipalArn", operatorARN(account, c.p.accessKeyID))
-		set("aws:PrincipalAccount", account)
-		set("aws:PrincipalType", "User")
+		return sessionKey(s, key)
 	}
-	return k
+	account := c.st.cfg.AccountID
+	switch key {
+	case "aws:userid":
+		return one(c.p.accessKeyID)
+	case "aws:principalarn":
+		return one(operatorARN(account, c.p.accessKeyID))
+	case "aws:principalaccount":
+		return one(account)
+	case "aws:principaltype":
+		return one("User")
+	}
+	return nil, false
+}
+
+// listKey is s3:prefix, s3:delimiter or s3:max-keys, present on listing operations.
+func (rc requestContext) listKey(name string) ([]string, bool) {
+	switch rc.c.req.Op {
+	case OpListObjects, OpListObjectsV2, OpListObjectVersions, OpListMultipartUploads:
+	default:
+		return nil, false
+	}
+	q := rc.c.req.Query
+	if name == "prefix" {
+		return []string{q.Get("prefix")}, true // S3 always sets it, "" when absent
+	}
+	if !q.Has(name) {
+		return nil, false
+	}
+	return []string{q.Get(name)}, true
+}
+
+// sessionKey is a key describing a role session.
+func sessionKey(s *credentials.Session, key string) ([]string, bool) {
+	one := func(v string) ([]string, bool) { return []string{v}, v != "" }
+	switch key {
+	case "aws:userid":
+		return one(s.AssumedRoleID())
+	case "aws:principalarn":
+		return one(s.RoleARN)
+	case "aws:principalaccount":
+		return one(s.Account())
+	case "aws:principaltype":
+		return one("AssumedRole")
+	case "aws:username":
+		return one(s.SessionName)
+	case "aws:tokenissuetime":
+		return one(s.IssuedAt.UTC().Format(time.RFC3339))
+	case "aws:federatedprovider":
+		return one(s.Provider)
+	case "aws:sourceidentity":
+		return one(s.SourceIdentity)
+	}
+	if tag, ok := strings.CutPrefix(key, "aws:principaltag/"); ok {
+		for _, t := range s.Tags {
+			if strings.EqualFold(t.Key, tag) {
+				return []string{t.Value}, true
+			}
+		}
+		return nil, false
+	}
+	host := providerHost(s.Provider)
+	if host == "" {
+		return nil, false
+	}
+	claim, ok := strings.CutPrefix(key, strings.ToLower(host)+":")
+	switch {
+	case !ok:
+		return nil, false
+	case claim == "aud":
+		return one(s.Audience)
+	case claim == "sub":
+		return one(s.Subject)
+	case claim == "amr":
+		return s.AMR, len(s.AMR) > 0
+	}
+	return nil, false
 }
 
 // operatorARN is how an operator key appears to policies and in audit events.

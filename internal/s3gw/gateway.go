@@ -170,7 +170,7 @@ type call struct {
 	body  io.ReadCloser
 	now   time.Time
 	reqID string
-	keys  policy.Keys
+	keys  policy.Context
 	// denial is the failed authorization of the request, for the audit event.
 	denial *deniedError
 }
@@ -201,7 +201,7 @@ func (g *Gateway) handle(ctx context.Context, c *call) (*response, error) {
 	if perr != nil {
 		return nil, g.recordFailure(ctx, c, perr)
 	}
-	c.keys = g.conditionKeys(c)
+	c.keys = requestContext{c}
 	if err := g.authorizeOp(c); err != nil {
 		return nil, g.recordFailure(ctx, c, err)
 	}

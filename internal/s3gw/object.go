@@ -235,6 +235,10 @@ func (notModified) Error() string { return "not modified" }
 // checkConditions applies If-Match, If-Unmodified-Since, If-None-Match and
 // If-Modified-Since to an object, with S3's precedence.
 func checkConditions(h http.Header, o ObjectInfo) error {
+	if h.Get("If-Match") == "" && h.Get("If-None-Match") == "" && h.Get("If-Modified-Since") == "" &&
+		h.Get("If-Unmodified-Since") == "" {
+		return nil
+	}
 	lm := o.LastModified.Truncate(time.Second)
 	if v := h.Get("If-Match"); v != "" {
 		if !etagMatches(v, o.ETag) {
