@@ -75,7 +75,7 @@ func TestIfNoneMatchIsAtomic(t *testing.T) {
 	)
 	for i := range writers {
 		wg.Go(func() {
-			data := []byte(fmt.Sprintf("writer %d", i))
+			data := append(partData(inlineMax, byte(i)), fmt.Sprintf("writer %d", i)...) // a data file each
 			info, err := b.PutObject(ctx, "b", "once", bytes.NewReader(data), s3gw.PutOptions{Size: int64(len(data)), IfNoneMatch: true})
 			mu.Lock()
 			defer mu.Unlock()
@@ -141,7 +141,8 @@ func TestFailedWritesCommitNothing(t *testing.T) {
 		t.Run(tc.name+" leaves the previous version and no file behind", func(t *testing.T) {
 			t.Parallel()
 			b := newTestBackend(t)
-			prev := put(t, b, "b", "k", []byte("previous"))
+			previous := partData(inlineMax+10, 9) // a data file
+			prev := put(t, b, "b", "k", previous)
 			uid, err := b.CreateMultipartUpload(ctx, "b", "k", s3gw.Metadata{})
 			if err != nil {
 				t.Fatal(err)
@@ -150,8 +151,8 @@ func TestFailedWritesCommitNothing(t *testing.T) {
 				t.Errorf("PutObject: %v, want %v", err, tc.want)
 			}
 			info, got := get(t, b, "b", "k", nil)
-			if string(got) != "previous" || info.ETag != prev.ETag {
-				t.Errorf("after the failed put: %q", got)
+			if !bytes.Equal(got, previous) || info.ETag != prev.ETag {
+				t.Errorf("after the failed put: %d bytes, not the previous version", len(got))
 			}
 			if n := countDataFiles(t, b); n != 1 {
 				t.Errorf("%d data files, want 1", n)

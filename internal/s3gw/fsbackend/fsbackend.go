@@ -21,7 +21,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -265,51 +264,4 @@ func (b *Backend) removeLocked(id string) {
 		// Left for the orphan collection at the next start.
 		b.log.Warn("fsbackend: remove data file", "id", id, "err", err)
 	}
-}
-
-// writeResult describes a data file written by writeFile.
-type writeResult struct {
-	id   string
-	size int64
-	md5  []byte
-}
-
-// ErrBodyLength is returned (wrapped) by PutObject and UploadPart when the body is not
-// PutOptions.Size / PartOptions.Size bytes long; s3gw has no sentinel for it (S3 calls
-// it IncompleteBody). Nothing is committed.
-var ErrBodyLength = errors.New("body length does not match content length")
-
-// writeFile streams body into a new durable data file: written, length- and
-// MD5-checked, fsynced with its directory. On error nothing is left behind.
-func (b *Backend) writeFile(ctx context.Context, body io.Reader, size int64, wantMD5 []byte) (writeResult, error) {
-	if wantMD5 != nil && len(wantMD5) != 16 {
-		return writeResult{}, fmt.Errorf("fsbackend: content-md5 of %d bytes: %w", len(wantMD5), s3gw.ErrBadDigest)
-	}
-	id := newID()
-	path := b.filePath(id)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrNotExist) {
-		if err = os.MkdirAll(filepath.Dir(path), 0o700); err == nil {
-			f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		}
-	}
-	if err != nil {
-		return writeResult{}, fmt.Errorf("fsbackend: create data file: %w", err)
-	}
-	res, err := b.fill(ctx, f, body, size, wantMD5)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(path))
-	}
-	if err != nil {
-		_ = os.Remove(path)
-		return writeResult{}, fmt.Errorf("fsbackend: write object data: %w", err)
-	}
-	res.id = id
-	return res, nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -253,25 +254,30 @@ func TestEmptyObject(t *testing.T) {
 func TestRangeReads(t *testing.T) {
 	t.Parallel()
 	b := newTestBackend(t)
-	data := []byte("0123456789")
-	put(t, b, "b", "r", data)
-	tests := []struct {
-		name        string
-		first, last int64
-		want        string
-	}{
-		{"a range inside the object returns those bytes", 2, 5, "2345"},
-		{"a one-byte range returns one byte", 0, 0, "0"},
-		{"a range past the end is clamped to the last byte", 7, 100, "789"},
-		{"the last byte alone is served", 9, 9, "9"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			info, got := get(t, b, "b", "r", &s3gw.Range{First: tc.first, Last: tc.last})
-			if string(got) != tc.want || info.Size != int64(len(data)) {
-				t.Errorf("range %d-%d = %q (size %d), want %q (size %d)", tc.first, tc.last, got, info.Size, tc.want, len(data))
-			}
-		})
+	for _, n := range []int{1, 1 + 3*inlineMax/10} {
+		data := bytes.Repeat([]byte("0123456789"), n)
+		size := int64(len(data))
+		key := fmt.Sprintf("r%d", size)
+		put(t, b, "b", key, data)
+		tests := []struct {
+			name        string
+			first, last int64
+		}{
+			{"a range inside the object returns those bytes", 2, 5},
+			{"a one-byte range returns one byte", 0, 0},
+			{"a range past the end is clamped to the last byte", size - 3, size + 100},
+			{"the last byte alone is served", size - 1, size - 1},
+			{"the whole object as a range is served", 0, size - 1},
+		}
+		for _, tc := range tests {
+			t.Run(fmt.Sprintf("%s (%d-byte object)", tc.name, size), func(t *testing.T) {
+				info, got := get(t, b, "b", key, &s3gw.Range{First: tc.first, Last: tc.last})
+				want := data[tc.first : min(tc.last, size-1)+1]
+				if !bytes.Equal(got, want) || info.Size != size {
+					t.Errorf("range %d-%d = %q (size %d), want %q (size %d)", tc.first, tc.last, got, info.Size, want, size)
+				}
+			})
+		}
 	}
 }
 

@@ -16,7 +16,8 @@ import (
 )
 
 // schema is the whole index. Keys are BLOBs (always bound as []byte) so that comparisons
-// and ORDER BY are byte-wise; files lists an object's data files in order.
+// and ORDER BY are byte-wise; files lists an object's data files in order, or is empty
+// when the object (at most inlineMax bytes) is kept in data.
 const schema = `
 CREATE TABLE IF NOT EXISTS buckets (
 	name    TEXT PRIMARY KEY,
@@ -31,6 +32,7 @@ CREATE TABLE IF NOT EXISTS objects (
 	parts    INTEGER NOT NULL,
 	meta     TEXT NOT NULL,
 	files    TEXT NOT NULL,
+	data     BLOB,
 	PRIMARY KEY (bucket, key)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS uploads (

@@ -251,7 +251,7 @@ func completeTx(ctx context.Context, tx *sql.Tx, bucket, key, uploadID string, p
 	}
 	garbage = append(garbage, segmentIDs(old)...)
 	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO objects
-		(bucket, key, size, etag, modified, parts, meta, files) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		(bucket, key, size, etag, modified, parts, meta, files, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
 		bucket, []byte(key), size, info.ETag, modified, len(parts), encodeMeta(meta, nil), encodeSegments(segs)); err != nil {
 		return s3gw.ObjectInfo{}, nil, err
 	}

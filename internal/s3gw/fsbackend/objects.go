@@ -22,7 +22,7 @@ func (b *Backend) PutObject(ctx context.Context, bucket, key string, body io.Rea
 	if err := b.precheck(ctx, bucket, key, opts.IfNoneMatch); err != nil {
 		return s3gw.ObjectInfo{}, err
 	}
-	w, err := b.writeFile(ctx, body, opts.Size, opts.ContentMD5)
+	w, err := b.receive(ctx, body, opts.Size, opts.ContentMD5)
 	if err != nil {
 		return s3gw.ObjectInfo{}, err
 	}
@@ -34,7 +34,7 @@ func (b *Backend) PutObject(ctx context.Context, bucket, key string, body io.Rea
 		Key: key, Size: w.size, ETag: hex.EncodeToString(w.md5),
 		Metadata: opts.Metadata, Checksums: sums,
 	}
-	return b.commitObject(ctx, bucket, info, []segment{{id: w.id, size: w.size}}, opts.IfNoneMatch)
+	return b.commitObject(ctx, bucket, info, w, opts.IfNoneMatch)
 }
 
 // precheck fails early, before a body is read, for a missing bucket or (with
@@ -43,7 +43,7 @@ func (b *Backend) precheck(ctx context.Context, bucket, key string, ifNoneMatch 
 	if !ifNoneMatch {
 		return bucketExists(ctx, b.rdb, bucket)
 	}
-	_, _, err := b.lookup(ctx, b.rdb, bucket, key)
+	_, _, err := b.lookup(ctx, b.rdb, bucket, key, false)
 	switch {
 	case err == nil:
 		return fmt.Errorf("fsbackend: %q exists: %w", key, s3gw.ErrPreconditionFailed)
@@ -54,11 +54,12 @@ func (b *Backend) precheck(ctx context.Context, bucket, key string, ifNoneMatch 
 	}
 }
 
-// commitObject makes segs the data of bucket/info.Key in one index transaction and
-// then removes the files of the version it replaced. On failure it removes segs.
-func (b *Backend) commitObject(ctx context.Context, bucket string, info s3gw.ObjectInfo, segs []segment, ifNoneMatch bool) (s3gw.ObjectInfo, error) {
+// commitObject makes w the data of bucket/info.Key in one index transaction and then
+// removes the files of the version it replaced. On failure it removes w's file.
+func (b *Backend) commitObject(ctx context.Context, bucket string, info s3gw.ObjectInfo, w writeResult, ifNoneMatch bool) (s3gw.ObjectInfo, error) {
 	info.LastModified = fromNanos(b.now().UnixNano())
 	meta := encodeMeta(info.Metadata, info.Checksums)
+	segs := w.segments()
 	files := encodeSegments(segs)
 	var old []segment
 	err := b.commit.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
@@ -81,9 +82,9 @@ func (b *Backend) commitObject(ctx context.Context, bucket string, info s3gw.Obj
 			}
 		}
 		_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO objects
-			(bucket, key, size, etag, modified, parts, meta, files) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			(bucket, key, size, etag, modified, parts, meta, files, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			bucket, []byte(info.Key), info.Size, info.ETag, info.LastModified.UnixNano(),
-			info.PartsCount, meta, files)
+			info.PartsCount, meta, files, w.inline)
 		return err
 	})
 	if err != nil {
@@ -114,7 +115,7 @@ func (b *Backend) HeadObject(ctx context.Context, bucket, key string) (s3gw.Obje
 	if err := validKey(key); err != nil {
 		return s3gw.ObjectInfo{}, err
 	}
-	info, _, err := b.lookup(ctx, b.rdb, bucket, key)
+	info, _, err := b.lookup(ctx, b.rdb, bucket, key, false)
 	if err != nil {
 		return s3gw.ObjectInfo{}, err
 	}
@@ -126,7 +127,7 @@ func (b *Backend) DeleteObject(ctx context.Context, bucket, key string) error {
 	if err := validKey(key); err != nil {
 		return err
 	}
-	if _, _, err := b.lookup(ctx, b.rdb, bucket, key); err != nil {
+	if _, _, err := b.lookup(ctx, b.rdb, bucket, key, false); err != nil {
 		if errors.Is(err, s3gw.ErrNoSuchKey) {
 			return nil
 		}
@@ -172,7 +173,7 @@ func (b *Backend) CopyObject(ctx context.Context, srcBucket, srcKey, dstBucket, 
 	if err := b.precheck(ctx, dstBucket, dstKey, opts.IfNoneMatch); err != nil {
 		return s3gw.ObjectInfo{}, err
 	}
-	w, err := b.writeFile(ctx, r, src.Size, nil)
+	w, err := b.receive(ctx, r, src.Size, nil)
 	if err != nil {
 		return s3gw.ObjectInfo{}, err
 	}
@@ -183,5 +184,5 @@ func (b *Backend) CopyObject(ctx context.Context, srcBucket, srcKey, dstBucket, 
 	if meta != nil {
 		info.Metadata = *meta
 	}
-	return b.commitObject(ctx, dstBucket, info, []segment{{id: w.id, size: w.size}}, opts.IfNoneMatch)
+	return b.commitObject(ctx, dstBucket, info, w, opts.IfNoneMatch)
 }

@@ -1,8 +1,8 @@
 package fsbackend
 
 import (
+	"bytes"
 	"context"
-	"crypto/md5"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -29,96 +29,49 @@ func validKey(key string) error {
 	return nil
 }
 
-// fill copies body into f through one pooled buffer, hashing it, and checks its length
-// (when size >= 0) and MD5 (when wantMD5 is set). Only io.EOF ends a body; any other
-// Read error (io.ErrUnexpectedEOF included) fails the write.
-func (b *Backend) fill(ctx context.Context, f *os.File, body io.Reader, size int64, wantMD5 []byte) (writeResult, error) {
-	bp := b.bufs.Get().(*[]byte)
-	defer b.bufs.Put(bp)
-	buf := *bp
-	h := md5.New()
-	if size >= 0 {
-		body = io.LimitReader(body, size+1)
-	}
-	var total int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return writeResult{}, err
-		}
-		n, rerr := readFull(body, buf)
-		if n > 0 {
-			h.Write(buf[:n])
-			if _, err := f.Write(buf[:n]); err != nil {
-				return writeResult{}, err
-			}
-			total += int64(n)
-		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			return writeResult{}, fmt.Errorf("read body: %w", rerr)
-		}
-	}
-	if size >= 0 && total != size {
-		return writeResult{}, fmt.Errorf("%d bytes, want %d: %w", min(total, size+1), size, ErrBodyLength)
-	}
-	sum := h.Sum(nil)
-	if wantMD5 != nil && string(sum) != string(wantMD5) {
-		return writeResult{}, s3gw.ErrBadDigest
-	}
-	return writeResult{size: total, md5: sum}, nil
+// stored is where an object's bytes are: data files, or inline in the index.
+type stored struct {
+	segs   []segment
+	inline []byte // read only when asked for
 }
 
-// readFull reads until buf is full or r fails; unlike io.ReadFull it passes io.EOF and
-// every other error through unchanged.
-func readFull(r io.Reader, buf []byte) (int, error) {
-	n := 0
-	for n < len(buf) {
-		m, err := r.Read(buf[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
-}
+const (
+	lookupQuery     = `SELECT size, etag, modified, parts, meta, files, NULL FROM objects WHERE bucket = ? AND key = ?`
+	lookupDataQuery = `SELECT size, etag, modified, parts, meta, files, data FROM objects WHERE bucket = ? AND key = ?`
+)
 
-// lookup reads one object's row: its info and data files.
-func (b *Backend) lookup(ctx context.Context, q querier, bucket, key string) (s3gw.ObjectInfo, []segment, error) {
+// lookup reads one object's row: its info and where its bytes are (inline bytes only
+// withData).
+func (b *Backend) lookup(ctx context.Context, q querier, bucket, key string, withData bool) (s3gw.ObjectInfo, stored, error) {
 	var (
 		info        s3gw.ObjectInfo
+		st          stored
 		modified    int64
 		meta, files string
-		size        int64
-		etag        string
-		parts       int
 	)
-	err := q.QueryRowContext(ctx,
-		`SELECT size, etag, modified, parts, meta, files FROM objects WHERE bucket = ? AND key = ?`,
-		bucket, []byte(key)).Scan(&size, &etag, &modified, &parts, &meta, &files)
+	query := lookupQuery
+	if withData {
+		query = lookupDataQuery
+	}
+	err := q.QueryRowContext(ctx, query, bucket, []byte(key)).Scan(
+		&info.Size, &info.ETag, &modified, &info.PartsCount, &meta, &files, &st.inline)
 	if errors.Is(err, sql.ErrNoRows) {
 		if err := bucketExists(ctx, q, bucket); err != nil {
-			return info, nil, err
+			return info, st, err
 		}
-		return info, nil, fmt.Errorf("fsbackend: %q: %w", key, s3gw.ErrNoSuchKey)
+		return info, st, fmt.Errorf("fsbackend: %q: %w", key, s3gw.ErrNoSuchKey)
 	}
 	if err != nil {
-		return info, nil, fmt.Errorf("fsbackend: read index: %w", err)
+		return info, st, fmt.Errorf("fsbackend: read index: %w", err)
 	}
-	segs, err := decodeSegments(files)
-	if err != nil {
-		return info, nil, fmt.Errorf("fsbackend: %w", err)
+	if st.segs, err = decodeSegments(files); err != nil {
+		return info, st, fmt.Errorf("fsbackend: %w", err)
 	}
-	m, sums, err := decodeMeta(meta)
-	if err != nil {
-		return info, nil, fmt.Errorf("fsbackend: %w", err)
+	if info.Metadata, info.Checksums, err = decodeMeta(meta); err != nil {
+		return info, st, fmt.Errorf("fsbackend: %w", err)
 	}
-	info = s3gw.ObjectInfo{
-		Key: key, Size: size, ETag: etag, LastModified: fromNanos(modified),
-		Metadata: m, Checksums: sums, PartsCount: parts,
-	}
-	return info, segs, nil
+	info.Key, info.LastModified = key, fromNanos(modified)
+	return info, st, nil
 }
 
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
@@ -140,7 +93,7 @@ func resolveRange(rng *s3gw.Range, size int64) (first, last int64, err error) {
 // they were removed between the index read and the pin, the row is stale: read it again.
 func (b *Backend) openObject(ctx context.Context, bucket, key string, rng *s3gw.Range) (s3gw.ObjectInfo, *objectReader, error) {
 	for {
-		info, segs, err := b.lookup(ctx, b.rdb, bucket, key)
+		info, st, err := b.lookup(ctx, b.rdb, bucket, key, true)
 		if err != nil {
 			return info, nil, err
 		}
@@ -148,6 +101,13 @@ func (b *Backend) openObject(ctx context.Context, bucket, key string, rng *s3gw.
 		if err != nil {
 			return info, nil, err
 		}
+		if len(st.segs) == 0 {
+			if int64(len(st.inline)) != info.Size {
+				return info, nil, fmt.Errorf("fsbackend: corrupt index: %q has %d inline bytes, size %d", key, len(st.inline), info.Size)
+			}
+			return info, &objectReader{mem: bytes.NewReader(st.inline[first : last+1]), left: last - first + 1}, nil
+		}
+		segs := st.segs
 		ids := segmentIDs(segs)
 		b.pin(ids)
 		r := &objectReader{b: b, ids: ids, segs: segs, left: last - first + 1}
@@ -165,8 +125,10 @@ func (b *Backend) openObject(ctx context.Context, bucket, key string, rng *s3gw.
 	}
 }
 
-// objectReader streams a byte range across an object's data files.
+// objectReader streams a byte range across an object's data files, or of its inline
+// bytes (mem).
 type objectReader struct {
+	mem   *bytes.Reader
 	b     *Backend
 	ids   []string
 	segs  []segment
@@ -201,6 +163,11 @@ func (r *objectReader) seek(off int64) error {
 }
 
 func (r *objectReader) Read(p []byte) (int, error) {
+	if r.mem != nil {
+		n, err := r.mem.Read(p)
+		r.left -= int64(n)
+		return n, err
+	}
 	for {
 		if r.left <= 0 {
 			return 0, io.EOF
@@ -240,7 +207,7 @@ func (r *objectReader) Close() error {
 		err = r.f.Close()
 		r.f = nil
 	}
-	if !r.freed {
+	if !r.freed && r.b != nil {
 		r.freed = true
 		r.b.unpin(r.ids)
 	}
