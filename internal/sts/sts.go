@@ -350,7 +350,8 @@ func ipKey(ip string) string {
 
 func (h *Handler) logFailure(ctx context.Context, c *call, name string, e *apierr.Error) {
 	level := slog.LevelInfo
-	if e.Status >= 500 {
+	if e.Status >= 500 && ctx.Err() == nil {
+		// A server fault; a client that went away (its context ended) is not one.
 		level = slog.LevelError
 	}
 	if e.Code == codeThrottling {
