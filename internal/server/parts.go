@@ -15,6 +15,7 @@ import (
 	"github.com/keyless-dev/keyless/internal/issuer"
 	"github.com/keyless-dev/keyless/internal/keys"
 	"github.com/keyless-dev/keyless/internal/store"
+	"github.com/keyless-dev/keyless/internal/store/postgres"
 	"github.com/keyless-dev/keyless/internal/store/sqlite"
 )
 
@@ -70,7 +71,11 @@ const (
 // in data_dir (created with mode 0700 if missing).
 func OpenStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	if cfg.DatabaseURL != "" {
-		return nil, fmt.Errorf("database_url: the PostgreSQL store is not built yet; leave it empty for the embedded store")
+		db, err := postgres.Open(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("opening the PostgreSQL store: %w", err)
+		}
+		return db, nil
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data_dir: %w", err)
@@ -147,6 +152,7 @@ func (s *Server) build(ctx context.Context) (_ *parts, err error) {
 	}
 	p.closers = append(p.closers, func() { _ = p.audit.Close() })
 	p.background = append(p.background, task{"audit writer", p.audit.Run})
+	s.listenForChanges(p)
 	if err := s.buildSurfaces(p); err != nil {
 		return nil, err
 	}
@@ -207,4 +213,36 @@ func (k sealingKeys) OpeningKey(kid string) ([]byte, bool) {
 		return nil, false
 	}
 	return key.Key, true
+}
+
+// listenForChanges makes a node on PostgreSQL pick up keys and revocations that another
+// node wrote as soon as they are committed (LISTEN/NOTIFY). The periodic refreshes stay as
+// the fallback, and are all the embedded store needs (one node).
+func (s *Server) listenForChanges(p *parts) {
+	pg, ok := p.store.(*postgres.DB)
+	if !ok {
+		return
+	}
+	reloadKeys := func(ctx context.Context) {
+		if p.signing != nil {
+			if err := p.signing.Reload(ctx); err != nil {
+				s.log.Warn("reloading signing keys after a change", "err", err)
+			}
+		}
+		if err := p.sealing.Reload(ctx); err != nil {
+			s.log.Warn("reloading sealing keys after a change", "err", err)
+		}
+	}
+	p.background = append(p.background,
+		task{"key change listener", func(ctx context.Context) error {
+			return pg.Listen(ctx, postgres.ChannelKeys, func() { reloadKeys(ctx) })
+		}},
+		task{"revocation change listener", func(ctx context.Context) error {
+			return pg.Listen(ctx, postgres.ChannelRevocations, func() {
+				if err := p.revoked.Refresh(ctx); err != nil {
+					s.log.Warn("refreshing revocations after a change", "err", err)
+				}
+			})
+		}},
+	)
 }
