@@ -1,11 +1,13 @@
 package s3gw_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"hash/crc32"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -243,5 +245,37 @@ func TestNewRequiresItsDependencies(t *testing.T) {
 	t.Parallel()
 	if _, err := s3gw.New(s3gw.Options{}); err == nil {
 		t.Fatal("New with no options succeeded")
+	}
+}
+
+func TestVirtualHostStyle(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	cfg := *e.cfg
+	cfg.S3.Domain = "s3.example.test"
+	if err := e.gw.SetConfig(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	addr := e.srv.Listener.Addr().String()
+	_, port, _ := net.SplitHostPort(addr)
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, addr) // every host name is this server
+	}}
+	_, creds := e.session("deployer", nil)
+	c := s3.New(e.client(creds).Options(), func(o *s3.Options) {
+		o.BaseEndpoint = aws.String("http://s3.example.test:" + port)
+		o.UsePathStyle = false
+		o.HTTPClient = &http.Client{Transport: tr}
+	})
+	ctx := t.Context()
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("site"), Key: aws.String("vh/key"), Body: strings.NewReader("v")}); err != nil {
+		t.Fatalf("PutObject in virtual-host style: %v", err)
+	}
+	out, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("site"), Prefix: aws.String("vh/")})
+	if err != nil || len(out.Contents) != 1 || aws.ToString(out.Contents[0].Key) != "vh/key" {
+		t.Fatalf("ListObjectsV2 in virtual-host style = %+v, %v", out, err)
+	}
+	if ev := e.sink.last(); ev.RequestParameters["Host"] != "site.s3.example.test:"+port {
+		t.Errorf("audit Host = %v", ev.RequestParameters["Host"])
 	}
 }
