@@ -86,8 +86,11 @@ type NamedPolicy struct {
 
 // Objects selects where object bytes live.
 type Objects struct {
-	Backend string    `yaml:"backend"`
-	S3      S3Backend `yaml:"s3"`
+	Backend string `yaml:"backend"`
+	// Dir is where the filesystem backend keeps objects (default data_dir/objects).
+	// Only one node may use a directory at a time.
+	Dir string    `yaml:"dir"`
+	S3  S3Backend `yaml:"s3"`
 }
 
 // S3Backend is an upstream S3-compatible store that keyless proxies to.

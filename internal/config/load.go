@@ -145,6 +145,11 @@ func (c *Config) complete() {
 		k.Policies = c.named(k.RawPolicies)
 	}
 	def(&c.Objects.Backend, "filesystem")
+	if c.Objects.Dir == "" {
+		c.Objects.Dir = filepath.Join(c.DataDir, "objects")
+	} else {
+		c.Objects.Dir = c.resolve(c.Objects.Dir)
+	}
 	c.Objects.S3.SecretAccessKeyFile = c.resolveIfSet(c.Objects.S3.SecretAccessKeyFile)
 	c.TLS.CertFile = c.resolveIfSet(c.TLS.CertFile)
 	c.TLS.KeyFile = c.resolveIfSet(c.TLS.KeyFile)

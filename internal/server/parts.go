@@ -144,7 +144,7 @@ func (s *Server) build(ctx context.Context) (_ *parts, err error) {
 		return p.revoked.Run(ctx, revocationRefresh)
 	}})
 
-	if p.verifier, err = s.buildVerifier(p); err != nil {
+	if p.verifier, err = s.buildVerifier(s.cfg, p); err != nil {
 		return nil, err
 	}
 	if p.audit, err = audit.NewWriter(audit.WriterOptions{Store: p.store, File: filepath.Join(cfg.DataDir, auditFile), Logger: s.log}); err != nil {
@@ -153,7 +153,7 @@ func (s *Server) build(ctx context.Context) (_ *parts, err error) {
 	p.closers = append(p.closers, func() { _ = p.audit.Close() })
 	p.background = append(p.background, task{"audit writer", p.audit.Run})
 	s.listenForChanges(p)
-	if err := s.buildSurfaces(p); err != nil {
+	if err := s.buildSurfaces(ctx, p); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -180,12 +180,12 @@ func (s *Server) buildIssuer(ctx context.Context, p *parts, opts keys.Options) e
 	return nil
 }
 
-func (s *Server) buildVerifier(p *parts) (*idtoken.Verifier, error) {
-	providers := make([]idtoken.Provider, len(s.cfg.Providers))
-	for i, pr := range s.cfg.Providers {
+func (s *Server) buildVerifier(cfg *config.Config, p *parts) (*idtoken.Verifier, error) {
+	providers := make([]idtoken.Provider, len(cfg.Providers))
+	for i, pr := range cfg.Providers {
 		providers[i] = idtoken.Provider{URL: pr.URL, ClientIDs: pr.ClientIDs, Thumbprints: pr.Thumbprints}
 	}
-	opts := idtoken.Options{Providers: providers, AllowHTTPLoopback: s.cfg.Dev, Now: s.now, Logger: s.log}
+	opts := idtoken.Options{Providers: providers, AllowHTTPLoopback: cfg.Dev, Now: s.now, Logger: s.log}
 	if p.issuer != nil {
 		opts.LocalKeys = p.issuer
 	}
