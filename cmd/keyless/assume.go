@@ -138,7 +138,11 @@ func (c *execCmd) Run(io stdio) error {
 }
 
 func (c *execCmd) run(ctx context.Context, io stdio, e env, sigs <-chan os.Signal) error {
-	if len(c.Command) == 0 {
+	args := c.Command
+	if len(args) > 0 && args[0] == "--" { // kong passes the separator through
+		args = args[1:]
+	}
+	if len(args) == 0 {
 		return badInput("no command: keyless exec [flags] -- CMD [ARG...]")
 	}
 	cl, err := c.Flags.client(io, e)
@@ -175,7 +179,7 @@ func (c *execCmd) run(ctx context.Context, io stdio, e env, sigs <-chan os.Signa
 		unset = client.CredentialSourceVars()
 	}
 	status, err := client.Exec(ctx, client.Command{
-		Args: c.Command, Env: client.ChildEnv(e.environ, unset, set),
+		Args: args, Env: client.ChildEnv(e.environ, unset, set),
 		Stdin: io.In, Stdout: io.Out, Stderr: io.Err, Signals: sigs,
 		KeyboardSignalsReachChild: isForegroundTerminal(io.In),
 	})
