@@ -80,6 +80,7 @@ var wireStatic = []struct {
 	{errInvalidDigest, apierr.New("InvalidDigest", http.StatusBadRequest, "The Content-MD5 you specified is not valid.")},
 	{errCopyToSelf, apierr.New("InvalidRequest", http.StatusBadRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")},
 	{errMissingLength, apierr.New("MissingContentLength", http.StatusLengthRequired, "You must provide the Content-Length HTTP header.")},
+	{errIncompleteBody, apierr.New("IncompleteBody", http.StatusBadRequest, "You did not provide the number of bytes specified by the Content-Length HTTP header.")},
 	{errTooLarge, apierr.New("EntityTooLarge", http.StatusBadRequest, "Your proposed upload exceeds the maximum allowed size")},
 	{errAuditUnavailable, apierr.New("ServiceUnavailable", http.StatusServiceUnavailable, "Service is unable to handle request.")},
 	{errAnonymous, apierr.New("AccessDenied", http.StatusForbidden, "Access Denied")},

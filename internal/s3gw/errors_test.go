@@ -58,6 +58,7 @@ func TestToWire(t *testing.T) {
 			"InvalidArgument", 400, "Part number must be an integer between 1 and 10000, inclusive", nil},
 		{"a checksum mismatch is BadDigest naming the algorithm", &checksumError{algo: "CRC32"}, false, "BadDigest", 400, "The CRC32 you specified did not match the calculated checksum.", nil},
 		{"a failing audit sink is 503", fmt.Errorf("%w: %w", errAuditUnavailable, errors.New("disk full")), false, "ServiceUnavailable", 503, "Service is unable to handle request.", nil},
+		{"a body that broke off is IncompleteBody", fmt.Errorf("put: %w: %w", errIncompleteBody, errors.New("unexpected EOF")), false, "IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header.", nil},
 		{"a missing bucket is NoSuchBucket", fmt.Errorf("list: %w", ErrNoSuchBucket), false, "NoSuchBucket", 404, "The specified bucket does not exist", nil},
 		{"a missing key is NoSuchKey", ErrNoSuchKey, false, "NoSuchKey", 404, "The specified key does not exist.", nil},
 		{"a full bucket is BucketNotEmpty", ErrBucketNotEmpty, false, "BucketNotEmpty", 409, "The bucket you tried to delete is not empty", nil},

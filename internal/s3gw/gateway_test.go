@@ -279,3 +279,35 @@ func TestVirtualHostStyle(t *testing.T) {
 		t.Errorf("audit Host = %v", ev.RequestParameters["Host"])
 	}
 }
+
+func TestTruncatedBodyIsIncompleteBody(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	_, creds := e.session("deployer", nil)
+	req, _ := http.NewRequest(http.MethodPut, e.srv.URL+"/site/truncated", strings.NewReader("0123456789"))
+	req.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
+	if err := v4.NewSigner().SignHTTP(t.Context(), creds, req, "UNSIGNED-PAYLOAD", "s3", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var raw strings.Builder
+	if err := req.Write(&raw); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", e.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	wire := raw.String()
+	if _, err := io.WriteString(conn, wire[:len(wire)-7]); err != nil { // the client hangs up 7 bytes early
+		t.Fatal(err)
+	}
+	conn.(*net.TCPConn).CloseWrite()
+	b, _ := io.ReadAll(conn)
+	if !strings.HasPrefix(string(b), "HTTP/1.1 400") || !strings.Contains(string(b), "<Code>IncompleteBody</Code>") {
+		t.Fatalf("truncated PUT = %s", b)
+	}
+	if _, err := e.backend.HeadObject(t.Context(), "site", "truncated"); err == nil {
+		t.Error("a truncated body was stored")
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"hash"
 	"hash/crc32"
 	"hash/crc64"
@@ -14,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/keyless-dev/keyless/internal/sigv4"
 )
 
 // maxPutSize is the largest single PUT S3 accepts: 5 GiB.
@@ -170,6 +174,26 @@ func withChecksum(h http.Header, body io.Reader) (*checksumReader, error) {
 		return &checksumReader{src: body, algo: a.name, h: hh, want: want}, nil
 	}
 	return nil, nil
+}
+
+// errIncompleteBody is a body that broke off (or failed) while being read.
+var errIncompleteBody = errors.New("request body incomplete")
+
+// bodyGuard turns a failure to read the request body that is not already a verification
+// error (sigv4, checksum) into errIncompleteBody, so that a client that hangs up is a
+// 400 and not an internal error.
+type bodyGuard struct{ src io.Reader }
+
+func (g bodyGuard) Read(p []byte) (int, error) {
+	n, err := g.src.Read(p)
+	if err != nil && err != io.EOF {
+		var se *sigv4.Error
+		var ce *checksumError
+		if !errors.As(err, &se) && !errors.As(err, &ce) {
+			err = fmt.Errorf("%w: %w", errIncompleteBody, err)
+		}
+	}
+	return n, err
 }
 
 // bodySize is the object size a PUT or UploadPart declares (-1 if unknown).

@@ -30,8 +30,8 @@ func readUpload(c *call) (*upload, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &upload{body: c.body, size: size, md5: sum}
-	ck, err := withChecksum(c.r.Header, c.body)
+	u := &upload{body: bodyGuard{c.body}, size: size, md5: sum}
+	ck, err := withChecksum(c.r.Header, u.body)
 	if err != nil {
 		return nil, err
 	}
