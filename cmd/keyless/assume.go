@@ -131,13 +131,17 @@ func (f *assumeFlags) note(io stdio, format string, args ...any) {
 // Run assumes the role and runs the command with the credentials, passing its exit
 // status through.
 func (c *execCmd) Run(io stdio) error {
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, client.ForwardedSignals()...)
-	defer signal.Stop(sigs)
-	return c.run(context.Background(), io, osEnv(), sigs)
+	return c.run(context.Background(), io, osEnv(), func() (<-chan os.Signal, func()) {
+		sigs := make(chan os.Signal, 8)
+		signal.Notify(sigs, client.ForwardedSignals()...)
+		return sigs, func() { signal.Stop(sigs) }
+	})
 }
 
-func (c *execCmd) run(ctx context.Context, io stdio, e env, sigs <-chan os.Signal) error {
+// run assumes the role, then subscribes to signals (until then, Ctrl-C simply ends
+// keyless, retries included) and runs the command, forwarding them. subscribe may be
+// nil (no forwarding).
+func (c *execCmd) run(ctx context.Context, io stdio, e env, subscribe func() (<-chan os.Signal, func())) error {
 	args := c.Command
 	if len(args) > 0 && args[0] == "--" { // kong passes the separator through
 		args = args[1:]
@@ -177,6 +181,12 @@ func (c *execCmd) run(ctx context.Context, io stdio, e env, sigs <-chan os.Signa
 		defer stop()
 		set = append(append(vars, client.RegionVars(cfg)...), client.EndpointVars(cfg)...)
 		unset = client.CredentialSourceVars()
+	}
+	var sigs <-chan os.Signal
+	if subscribe != nil {
+		var unsubscribe func()
+		sigs, unsubscribe = subscribe()
+		defer unsubscribe()
 	}
 	status, err := client.Exec(ctx, client.Command{
 		Args: args, Env: client.ChildEnv(e.environ, unset, set),
