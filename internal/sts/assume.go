@@ -146,18 +146,19 @@ func conditionKeys(c *call, o *assumeOutcome) policy.Keys {
 	for k, v := range ck {
 		keys.Set(k, v.Values...)
 	}
-	keys.Set("sts:RoleSessionName", o.in.sessionName)
-	keys.Set("aws:FederatedProvider", o.prov.arn)
-	keys.Set("aws:PrincipalType", "WebIdentityUser")
-	keys.Set("aws:CurrentTime", c.now.UTC().Format(time.RFC3339))
-	keys.Set("aws:EpochTime", strconv.FormatInt(c.now.Unix(), 10))
-	keys.Set("aws:SecureTransport", strconv.FormatBool(c.secure))
-	keys.Set("aws:RequestedRegion", c.st.region)
+	// Keys are stored lower-cased (policy.Keys); literal names are written so already.
+	keys["sts:rolesessionname"] = []string{o.in.sessionName}
+	keys["aws:federatedprovider"] = []string{o.prov.arn}
+	keys["aws:principaltype"] = []string{"WebIdentityUser"}
+	keys["aws:currenttime"] = []string{c.now.UTC().Format(time.RFC3339)}
+	keys["aws:epochtime"] = []string{strconv.FormatInt(c.now.Unix(), 10)}
+	keys["aws:securetransport"] = []string{strconv.FormatBool(c.secure)}
+	keys["aws:requestedregion"] = []string{c.st.region}
 	if _, err := netip.ParseAddr(c.sourceIP); err == nil {
-		keys.Set("aws:SourceIp", c.sourceIP)
+		keys["aws:sourceip"] = []string{c.sourceIP}
 	}
 	if c.userAgent != "" {
-		keys.Set("aws:UserAgent", c.userAgent)
+		keys["aws:useragent"] = []string{c.userAgent}
 	}
 	if t := o.tags; t != nil {
 		names := make([]string, len(t.tags))
