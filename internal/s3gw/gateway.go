@@ -233,7 +233,7 @@ func (g *Gateway) writeError(w http.ResponseWriter, r *http.Request, c *call, er
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	e := toWire(err, c.st.cfg.Dev)
+	e := withResource(toWire(err, c.st.cfg.Dev), c.req)
 	level := slog.LevelInfo
 	if e.Status >= 500 {
 		level = slog.LevelError
@@ -287,6 +287,19 @@ func (g *Gateway) writeResponse(w http.ResponseWriter, r *http.Request, c *call,
 		}
 		w.WriteHeader(status)
 	}
+}
+
+// withResource adds the element S3 names the missing resource with.
+func withResource(e *apierr.Error, req *Request) *apierr.Error {
+	switch e.Code {
+	case "NoSuchKey":
+		return e.WithField("Key", req.Key)
+	case "NoSuchBucket":
+		return e.WithField("BucketName", req.Bucket)
+	case "NoSuchUpload":
+		return e.WithField("UploadId", req.UploadID)
+	}
+	return e
 }
 
 // response is what an operation answers; writeResponse puts it on the wire.
