@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -55,6 +56,9 @@ type Gateway struct {
 	verifier *sigv4.Verifier
 	sessions *policyCache
 	state    atomic.Pointer[state]
+	// buffers are copy buffers for response bodies whose writer cannot read from the body
+	// itself (net/http's can, with sendfile for files).
+	buffers sync.Pool
 }
 
 // state is everything SetConfig replaces at once.
@@ -93,6 +97,7 @@ func New(opts Options) (*Gateway, error) {
 		verifier: sigv4.NewVerifier(0),
 		sessions: newPolicyCache(1024),
 	}
+	g.buffers.New = func() any { b := make([]byte, 32<<10); return &b }
 	if g.revoked == nil {
 		g.revoked = func(*credentials.Session) bool { return false }
 	}
@@ -269,7 +274,10 @@ func (g *Gateway) writeResponse(w http.ResponseWriter, r *http.Request, c *call,
 		}
 		w.WriteHeader(status)
 		if r.Method != http.MethodHead {
-			if _, err := io.Copy(w, resp.stream); err != nil {
+			buf := g.buffers.Get().(*[]byte)
+			_, err := io.CopyBuffer(w, resp.stream, *buf)
+			g.buffers.Put(buf)
+			if err != nil {
 				g.log.LogAttrs(r.Context(), slog.LevelWarn, "s3 response body interrupted",
 					slog.String("request_id", c.reqID), slog.Any("cause", err))
 			}
