@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -184,6 +187,48 @@ func TestInvalidKeys(t *testing.T) {
 		put(t, b, "b", key, []byte("y"))
 		if _, got := get(t, b, "b", key, nil); string(got) != "y" {
 			t.Errorf("read back %q", got)
+		}
+	})
+}
+
+// FuzzKeys: any key is either refused with ErrInvalidKey (and then is not 1..1024 bytes
+// of UTF-8 without NUL) or round-trips byte for byte; nothing appears outside the root.
+func FuzzKeys(f *testing.F) {
+	for _, k := range legalKeys {
+		f.Add(k)
+	}
+	for _, k := range []string{"../x", "a/../../b", "%2e%2e/", "/abs", "a\x00b", "\xff", "", strings.Repeat("k", 1025)} {
+		f.Add(k)
+	}
+	outer := f.TempDir()
+	b := openAt(f, filepath.Join(outer, "objects"))
+	ctx := context.Background()
+	if err := b.CreateBucket(ctx, "b"); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, key string) {
+		data := []byte("v:" + key)
+		_, err := b.PutObject(ctx, "b", key, bytes.NewReader(data), s3gw.PutOptions{Size: int64(len(data))})
+		legal := key != "" && len(key) <= 1024 && utf8.ValidString(key) && !strings.ContainsRune(key, 0)
+		switch {
+		case err != nil && !(errors.Is(err, s3gw.ErrInvalidKey) && !legal):
+			t.Fatalf("PutObject(%q): %v (legal %v)", key, err, legal)
+		case err == nil && !legal:
+			t.Fatalf("PutObject(%q) accepted an illegal key", key)
+		case err == nil:
+			info, r, err := b.GetObject(ctx, "b", key, nil)
+			if err != nil {
+				t.Fatalf("GetObject(%q): %v", key, err)
+			}
+			got, _ := io.ReadAll(r)
+			_ = r.Close()
+			if info.Key != key || !bytes.Equal(got, data) {
+				t.Fatalf("%q read back as %q: %q", key, info.Key, got)
+			}
+		}
+		entries, err := os.ReadDir(outer)
+		if err != nil || len(entries) != 1 || entries[0].Name() != "objects" {
+			t.Fatalf("outside the root: %v %v", entries, err)
 		}
 	})
 }

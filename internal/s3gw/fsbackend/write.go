@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/keyless-dev/keyless/internal/s3gw"
 )
@@ -125,42 +126,92 @@ func (b *Backend) writeFile(ctx context.Context, body io.Reader, size int64, wan
 	return res, nil
 }
 
-// fill copies body into f through one pooled buffer, hashing it, and checks its length
-// (when size >= 0) and MD5 (when wantMD5 is set). Only io.EOF ends a body; any other
-// Read error (io.ErrUnexpectedEOF included) fails the write.
+// fill copies body into f and checks its length (when size >= 0) and MD5 (when wantMD5
+// is set). Two stages overlap: this goroutine reads and hashes one buffer while a
+// writer goroutine writes the previous one and starts its writeback early, so a large
+// body costs about max(read+MD5, write) plus a short final fsync. At most fillDepth
+// pooled buffers are in use. Only io.EOF ends a body; any other Read error
+// (io.ErrUnexpectedEOF included) fails the write.
 func (b *Backend) fill(ctx context.Context, f *os.File, body io.Reader, size int64, wantMD5 []byte) (writeResult, error) {
-	bp := b.bufs.Get().(*[]byte)
-	defer b.bufs.Put(bp)
-	buf := *bp
-	h := md5.New()
 	if size >= 0 {
 		body = io.LimitReader(body, size+1)
 	}
+	free := make(chan *[]byte, fillDepth)
+	full := make(chan chunk, fillDepth)
+	for range fillDepth {
+		free <- b.bufs.Get().(*[]byte)
+	}
+	var failed atomic.Bool
+	werr := make(chan error, 1)
+	go func() { werr <- drain(f, full, free, &failed) }()
+
+	h := md5.New()
 	var total int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return writeResult{}, err
+	var err error
+	for err == nil && !failed.Load() {
+		if err = ctx.Err(); err != nil {
+			break
 		}
-		n, rerr := readFull(body, buf)
-		if n > 0 {
-			h.Write(buf[:n])
-			if _, err := f.Write(buf[:n]); err != nil {
-				return writeResult{}, err
-			}
-			total += int64(n)
-		}
+		bp := <-free
+		n, rerr := readFull(body, *bp)
+		h.Write((*bp)[:n])
+		total += int64(n)
+		full <- chunk{bp: bp, n: n}
 		if rerr == io.EOF {
 			break
 		}
 		if rerr != nil {
-			return writeResult{}, fmt.Errorf("read body: %w", rerr)
+			err = fmt.Errorf("read body: %w", rerr)
 		}
+	}
+	close(full)
+	if werr := <-werr; err == nil {
+		err = werr
+	}
+	for range fillDepth {
+		b.bufs.Put(<-free)
+	}
+	if err != nil {
+		return writeResult{}, err
 	}
 	sum := h.Sum(nil)
 	if err := checkBody(total, size, sum, wantMD5); err != nil {
 		return writeResult{}, err
 	}
 	return writeResult{size: total, md5: sum}, nil
+}
+
+const (
+	fillDepth      = 3        // buffers per write in flight
+	writebackEvery = 16 << 20 // start writeback of each 16 MiB written
+)
+
+type chunk struct {
+	bp *[]byte
+	n  int
+}
+
+// drain writes chunks to f in order and hands their buffers back. After a write error
+// it keeps taking chunks (discarding them) so the reader never blocks.
+func drain(f *os.File, full <-chan chunk, free chan<- *[]byte, failed *atomic.Bool) error {
+	var (
+		err          error
+		off, started int64
+	)
+	for c := range full {
+		if err == nil && c.n > 0 {
+			if _, err = f.Write((*c.bp)[:c.n]); err != nil {
+				failed.Store(true)
+			}
+			off += int64(c.n)
+			if off-started >= writebackEvery {
+				startWriteback(f, started, off-started)
+				started = off
+			}
+		}
+		free <- c.bp
+	}
+	return err
 }
 
 // readFull reads until buf is full or r fails; unlike io.ReadFull it passes io.EOF and
