@@ -333,17 +333,17 @@ func (e *env) testDenials(t *testing.T) {
 	c := e.roleClient("deployer")
 	t.Run("by the role's policy", func(t *testing.T) {
 		_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("artifacts"), Key: aws.String("x"), Body: strings.NewReader("x")})
-		e.wantDenied(t, err, "PutObject")
+		e.wantPolicyDenied(t, err, "PutObject")
 		_, err = c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("not-mine")})
-		e.wantDenied(t, err, "CreateBucket")
+		e.wantPolicyDenied(t, err, "CreateBucket")
 	})
 	t.Run("by an explicit Deny", func(t *testing.T) {
 		_, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("site"), Key: aws.String("protected/x")})
-		e.wantDenied(t, err, "DeleteObject")
+		e.wantPolicyDenied(t, err, "DeleteObject")
 	})
 	t.Run("by a condition on s3:prefix", func(t *testing.T) {
 		_, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("site"), Prefix: aws.String("secret/a")})
-		e.wantDenied(t, err, "ListObjectsV2")
+		e.wantPolicyDenied(t, err, "ListObjectsV2")
 		if _, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("site"), Prefix: aws.String("public/")}); err != nil {
 			t.Fatalf("listing another prefix: %v", err)
 		}
@@ -354,7 +354,7 @@ func (e *env) testDenials(t *testing.T) {
 		})
 		sc := e.client(creds)
 		_, err := sc.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("site"), Key: aws.String("sp"), Body: strings.NewReader("x")})
-		e.wantDenied(t, err, "PutObject")
+		e.wantPolicyDenied(t, err, "PutObject")
 		_, err = sc.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("site"), Key: aws.String("sp")})
 		wantCode(t, err, "NoSuchKey") // allowed by both: reaches the backend
 	})
@@ -364,7 +364,7 @@ func (e *env) testDenials(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("site"), Key: aws.String("stolen"), CopySource: aws.String("artifacts/secret")})
-		e.wantDenied(t, err, "CopyObject")
+		e.wantPolicyDenied(t, err, "CopyObject")
 	})
 	t.Run("by a policy variable", func(t *testing.T) {
 		_, creds := e.session("tagged", func(s *credentials.Session) { s.Tags = []credentials.Tag{{Key: "project", Value: "alpha"}} })
@@ -373,7 +373,7 @@ func (e *env) testDenials(t *testing.T) {
 			t.Fatalf("PutObject under the session's project: %v", err)
 		}
 		_, err := tc.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("artifacts"), Key: aws.String("beta/build.zip"), Body: strings.NewReader("z")})
-		e.wantDenied(t, err, "PutObject")
+		e.wantPolicyDenied(t, err, "PutObject")
 	})
 	t.Run("by a revocation", func(t *testing.T) {
 		s, creds := e.session("deployer", nil)
@@ -384,6 +384,9 @@ func (e *env) testDenials(t *testing.T) {
 		e.revoked.Store(s.SessionID, true)
 		_, err := rc.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("site")})
 		e.wantDenied(t, err, "ListObjectsV2")
+		if r := e.sink.last().Keyless.Decision.Reason; !strings.Contains(r, "revoked") {
+			t.Errorf("revocation reason = %q", r)
+		}
 	})
 	t.Run("with the reason in dev mode only", func(t *testing.T) {
 		resp := e.rawRequest(t, http.MethodGet, "/site/x")

@@ -315,8 +315,18 @@ func (e *env) wantDenied(t *testing.T, err error, op string) {
 		t.Fatalf("last audit event = %s/%s, want %s/AccessDenied", ev.EventName, ev.ErrorCode, op)
 	case ev.Keyless.Decision == nil || ev.Keyless.Decision.Effect != audit.Deny:
 		t.Fatalf("audit decision = %+v, want a deny", ev.Keyless.Decision)
-	case ev.Keyless.Decision.Trace == nil && ev.Keyless.Decision.Reason == "":
-		t.Fatal("audit denial carries neither trace nor reason")
+	case ev.Keyless.Decision.Reason == "":
+		t.Fatal("audit denial carries no reason")
+	}
+}
+
+// wantPolicyDenied is wantDenied for a denial by a policy: the event carries the policy
+// engine's trace.
+func (e *env) wantPolicyDenied(t *testing.T, err error, op string) {
+	t.Helper()
+	e.wantDenied(t, err, op)
+	if tr := e.sink.last().Keyless.Decision.Trace; tr == nil {
+		t.Fatal("policy denial without a trace in its audit event")
 	}
 }
 
