@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"time"
@@ -191,7 +190,7 @@ func (c *execCmd) run(ctx context.Context, io stdio, e env, subscribe func() (<-
 	status, err := client.Exec(ctx, client.Command{
 		Args: args, Env: client.ChildEnv(e.environ, unset, set),
 		Stdin: io.In, Stdout: io.Out, Stderr: io.Err, Signals: sigs,
-		KeyboardSignalsReachChild: isForegroundTerminal(io.In),
+		KeyboardSignalsReachChild: inTerminalForeground(),
 	})
 	if err != nil {
 		fmt.Fprintln(io.Err, "keyless:", err)
@@ -202,7 +201,14 @@ func (c *execCmd) run(ctx context.Context, io stdio, e env, subscribe func() (<-
 	return nil
 }
 
-func isForegroundTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	return ok && client.ForegroundOfTerminal(f)
+// inTerminalForeground reports whether keyless runs in the foreground of its controlling
+// terminal (whatever its standard streams are redirected to), where Ctrl-C reaches the
+// whole process group.
+func inTerminalForeground() bool {
+	tty, err := os.Open("/dev/tty")
+	if err != nil {
+		return false // no controlling terminal (CI runners, Windows)
+	}
+	defer tty.Close()
+	return client.ForegroundOfTerminal(tty)
 }

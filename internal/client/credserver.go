@@ -105,7 +105,8 @@ func (s *CredentialServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(containerError{"MethodNotAllowed", "use GET"})
 		return
 	}
-	c, err := s.Current(r.Context())
+	// A renewal outlives an impatient client, so that the next request finds it done.
+	c, err := s.Current(context.WithoutCancel(r.Context()))
 	if err != nil {
 		w.WriteHeader(http.StatusBadGateway)
 		_ = json.NewEncoder(w).Encode(containerError{"RefreshFailed", "keyless could not renew the credentials; see its standard error"})

@@ -75,7 +75,12 @@ func New(cfg Config, opts Options) *Client {
 		opts.Sleep = sleep
 	}
 	if opts.Jitter == nil {
-		opts.Jitter = func(max time.Duration) time.Duration { return rand.N(max) }
+		opts.Jitter = func(max time.Duration) time.Duration {
+			if max <= 0 {
+				return 0
+			}
+			return rand.N(max)
+		}
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -135,7 +140,7 @@ func (c *Client) Assume(ctx context.Context) (Credentials, error) {
 		if !retry || attempt == c.opts.MaxAttempts {
 			return Credentials{}, c.failure(err, tok, attempt)
 		}
-		delay := c.opts.Jitter(min(c.opts.MaxDelay, c.opts.BaseDelay<<(attempt-1)))
+		delay := c.opts.Jitter(backoff(attempt, c.opts.BaseDelay, c.opts.MaxDelay))
 		if c.opts.Log != nil {
 			fmt.Fprintf(c.opts.Log, "keyless: attempt %d of %d failed (%s); retrying in %s\n",
 				attempt, c.opts.MaxAttempts, scrub(summary(err), tok), delay.Round(time.Millisecond))
@@ -144,6 +149,16 @@ func (c *Client) Assume(ctx context.Context) (Credentials, error) {
 			return Credentials{}, c.failure(err, tok, attempt)
 		}
 	}
+}
+
+// backoff is the longest wait before retry n: base·2^(n-1), capped at max (no overflow
+// however many attempts).
+func backoff(n int, base, max time.Duration) time.Duration {
+	d := base
+	for i := 1; i < n && d < max; i++ {
+		d *= 2
+	}
+	return min(d, max)
 }
 
 func credentialsOf(out *sts.AssumeRoleWithWebIdentityOutput) (Credentials, error) {

@@ -294,3 +294,18 @@ func TestScrubRemovesAnEchoedToken(t *testing.T) {
 		t.Errorf("scrub = %q", got)
 	}
 }
+
+func TestBackoffDoublesUpToItsCap(t *testing.T) {
+	t.Parallel()
+	var got []time.Duration
+	for n := 1; n <= 7; n++ {
+		got = append(got, backoff(n, 500*time.Millisecond, 8*time.Second))
+	}
+	want := []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 8 * time.Second, 8 * time.Second}
+	if !slices.Equal(want, got) {
+		t.Errorf("backoff = %v, want %v", got, want)
+	}
+	if d := backoff(200, time.Second, time.Minute); d != time.Minute {
+		t.Errorf("backoff after 200 attempts = %v, want the cap", d)
+	}
+}
