@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -98,6 +99,9 @@ func Resolve(f Flags, getenv func(string) string, stdin io.Reader, now time.Time
 
 	c.STSEndpoint, err = stsEndpoint(f, getenv)
 	errs = append(errs, err)
+	if err == nil && plainRemote(c.STSEndpoint.URL) {
+		c.addNote(fmt.Sprintf("the STS endpoint %s is plain http to another machine: the token crosses the network unencrypted", c.STSEndpoint.URL))
+	}
 	if f.S3Endpoint != "" {
 		errs = append(errs, checkURL("--s3-endpoint", f.S3Endpoint))
 		c.S3Endpoint = f.S3Endpoint
@@ -176,6 +180,20 @@ func stsEndpoint(f Flags, getenv func(string) string) (Endpoint, error) {
 		}
 	}
 	return Endpoint{}, nil
+}
+
+// plainRemote reports whether raw is an http:// URL to a host other than loopback.
+func plainRemote(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "http" {
+		return false
+	}
+	h := u.Hostname()
+	if h == "localhost" {
+		return false
+	}
+	ip, err := netip.ParseAddr(h)
+	return err != nil || !ip.IsLoopback()
 }
 
 func checkURL(from, raw string) error {

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -87,6 +88,9 @@ func (e *AssumeError) Error() string {
 		meta = append(meta, "request id "+e.RequestID)
 	}
 	meta = append(meta, fmt.Sprintf("%d attempt%s", e.Attempts, plural(e.Attempts)))
+	if errors.Is(e.Err, context.DeadlineExceeded) {
+		meta = append(meta, "then out of time (--timeout)")
+	}
 	fmt.Fprintf(&b, " (%s)", strings.Join(meta, ", "))
 	for _, c := range e.checks() {
 		b.WriteString("\n  check: ")

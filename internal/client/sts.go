@@ -60,7 +60,11 @@ type Client struct {
 // AssumeRoleWithWebIdentity is) and doing its own retries.
 func New(cfg Config, opts Options) *Client {
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+		// No redirects: a 307 would send the token on to wherever it points.
+		opts.HTTPClient = &http.Client{
+			Timeout:       30 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
 	}
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = 5
@@ -145,8 +149,8 @@ func (c *Client) Assume(ctx context.Context) (Credentials, error) {
 			fmt.Fprintf(c.opts.Log, "keyless: attempt %d of %d failed (%s); retrying in %s\n",
 				attempt, c.opts.MaxAttempts, scrub(summary(err), tok), delay.Round(time.Millisecond))
 		}
-		if err := c.opts.Sleep(ctx, delay); err != nil {
-			return Credentials{}, c.failure(err, tok, attempt)
+		if serr := c.opts.Sleep(ctx, delay); serr != nil {
+			return Credentials{}, c.failure(errors.Join(err, serr), tok, attempt)
 		}
 	}
 }

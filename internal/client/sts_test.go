@@ -233,6 +233,9 @@ func TestAssumeGivesUpWhenTheContextEnds(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("error = %v, want one wrapping context.DeadlineExceeded", err)
 	}
+	if msg := err.Error(); !strings.Contains(msg, "IDPCommunicationError: down") || !strings.Contains(msg, "out of time") {
+		t.Errorf("message does not name the last STS error and the timeout:\n%s", msg)
+	}
 	if f.calls() != 1 {
 		t.Errorf("STS called %d times, want 1", f.calls())
 	}
@@ -307,5 +310,41 @@ func TestBackoffDoublesUpToItsCap(t *testing.T) {
 	}
 	if d := backoff(200, time.Second, time.Minute); d != time.Minute {
 		t.Errorf("backoff after 200 attempts = %v, want the cap", d)
+	}
+}
+
+func TestAssumeDoesNotFollowRedirects(t *testing.T) {
+	t.Parallel()
+	elsewhere, other := newFakeSTS(t, stsReply{})
+	redirect := httptest.NewServer(http.RedirectHandler(other.URL, http.StatusTemporaryRedirect))
+	t.Cleanup(redirect.Close)
+	var delays []time.Duration
+	c := testClient(redirect.URL, StaticToken("stdin", testToken(t, "s")), &delays)
+	if _, err := c.Assume(t.Context()); err == nil {
+		t.Error("Assume succeeded through a redirect")
+	}
+	if n := elsewhere.calls(); n != 0 {
+		t.Errorf("the redirect target got %d requests with the token, want 0", n)
+	}
+}
+
+func TestPlainHTTPToAnotherMachineIsNoted(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		url  string
+		want bool
+	}{
+		{"http://127.0.0.1:8700", false},
+		{"http://localhost:8700", false},
+		{"http://[::1]:8700", false},
+		{"https://keyless.example.com", false},
+		{"", false},
+		{"http://keyless.example.com:8700", true},
+		{"http://10.0.0.5:8700", true},
+	}
+	for _, tt := range tests {
+		if got := plainRemote(tt.url); got != tt.want {
+			t.Errorf("plainRemote(%q) = %v, want %v", tt.url, got, tt.want)
+		}
 	}
 }
