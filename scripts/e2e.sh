@@ -175,9 +175,9 @@ run_cli_flow v2 /usr/bin/aws
 step "[keyless exec] the orb step replaced by keyless"
 rm -rf "$WORK/dist-exec"; cp -r "$SITE/dist" "$WORK/dist-exec"; echo "exec" >"$WORK/dist-exec/exec.txt"
 CIRCLE_OIDC_TOKEN_V2="$TOKEN_MAIN" "$KL" exec --sts-endpoint "$URL" --role-arn "$ROLE_SEED" --role-session-name "$SESSION" \
-  -- aws s3 sync --only-show-errors --delete "$WORK/dist-exec" s3://my-static-website-bucket --endpoint-url "$URL"
+  -- aws s3 sync --only-show-errors --delete "$WORK/dist-exec" s3://my-static-website-bucket
 bucket_equals aws my-static-website-bucket "$WORK/dist-exec"
-ok "[keyless exec] aws s3 sync --only-show-errors --delete through keyless exec"
+ok "[keyless exec] aws s3 sync --delete through keyless exec, which points the AWS CLI at keyless by itself"
 set +e
 CIRCLE_OIDC_TOKEN_V2="$TOKEN_MAIN" "$KL" exec --sts-endpoint "$URL" --role-arn "$ROLE_SEED" --role-session-name "$SESSION" -- sh -c 'exit 7'
 st=$?

@@ -28,8 +28,8 @@ In a second shell, get a CI job's token and deploy through keyless:
       --mint-secret-file %[6]s --org %[7]s --vcs-ref refs/heads/main)
   go run ./cmd/keyless exec --sts-endpoint %[1]s \
       --role-arn %[4]s --role-session-name circleci-deploy-session-1 \
-      -- aws s3 sync --delete ./examples/circleci-s3-deploy/dist s3://%[5]s --endpoint-url %[1]s
-  go run ./cmd/keyless token decode "$CIRCLE_OIDC_TOKEN_V2"
+      -- aws s3 sync --delete ./examples/circleci-s3-deploy/dist s3://%[5]s
+  go run ./cmd/keylessd demo                 # the whole story, allowed and denied, explained
 
 `, cfg.PublicURL, cfg.DataDir, cfg.IssuerURL(config.DevOrg), role, config.DevBucket, secret, config.DevOrg)
 }

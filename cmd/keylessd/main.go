@@ -26,6 +26,7 @@ type cli struct {
 	Keys        keysCmd        `cmd:"" help:"Signing and sealing keys: rotate, list."`
 	Sessions    sessionsCmd    `cmd:"" help:"Revoke sessions."`
 	Audit       auditCmd       `cmd:"" help:"Query audit events."`
+	Demo        demoCmd        `cmd:"" help:"The whole story, allowed and denied, explained: a dev node in a temporary folder, real clients."`
 }
 
 type stdio struct {
