@@ -103,6 +103,11 @@ func (e *env) testObjects(t *testing.T) {
 	_, err = c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("site"), Key: aws.String("dir/ünïcode key.txt"), IfMatch: aws.String(`"nope"`)})
 	wantCode(t, err, "PreconditionFailed")
 
+	_, err = c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("site"), Key: aws.String("dir/ünïcode key.txt"), IfNoneMatch: put.ETag})
+	wantCode(t, err, "NotModified")
+	_, err = c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("site"), Key: aws.String("dir/ünïcode key.txt"), IfModifiedSince: aws.Time(e.clock.now().Add(time.Hour))})
+	wantCode(t, err, "NotModified")
+
 	head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("site"), Key: aws.String("dir/ünïcode key.txt")})
 	if err != nil || aws.ToInt64(head.ContentLength) != int64(len(body)) {
 		t.Fatalf("HeadObject = %v, %v", head, err)
@@ -438,6 +443,26 @@ func (e *env) testPresigned(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(b), "<Code>AccessDenied</Code><Message>Request has expired") {
 		t.Fatalf("expired presigned GET = %d %s", resp.StatusCode, b)
+	}
+
+	// A URL signed with session credentials stops working when the session expires,
+	// whatever X-Amz-Expires says.
+	_, short := e.session("deployer", func(s *credentials.Session) { s.Expiration = s.IssuedAt.Add(time.Minute) })
+	long, err := s3.NewPresignClient(e.client(short)).PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("site"), Key: aws.String("presigned.txt")},
+		s3.WithPresignExpires(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.advance(2 * time.Minute)
+	defer e.clock.advance(-2 * time.Minute)
+	resp, err = e.srv.Client().Get(long.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "<Code>ExpiredToken</Code>") {
+		t.Fatalf("presigned GET after its session expired = %d %s", resp.StatusCode, b)
 	}
 }
 
