@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -327,4 +328,15 @@ func randomID(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return strings.ToUpper(hex.EncodeToString(b))
+}
+
+// EnsureBuckets creates the configuration's buckets that do not exist yet (the server
+// calls it at start and after a reload).
+func (g *Gateway) EnsureBuckets(ctx context.Context) error {
+	for _, b := range g.state.Load().cfg.Buckets {
+		if err := g.backend.CreateBucket(ctx, b); err != nil && !errors.Is(err, ErrBucketAlreadyOwnedByYou) {
+			return fmt.Errorf("creating bucket %s: %w", b, err)
+		}
+	}
+	return nil
 }

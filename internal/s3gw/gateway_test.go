@@ -311,3 +311,18 @@ func TestTruncatedBodyIsIncompleteBody(t *testing.T) {
 		t.Error("a truncated body was stored")
 	}
 }
+
+func TestEnsureBucketsCreatesTheConfiguredBuckets(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	if err := e.backend.DeleteBucket(t.Context(), "other"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.gw.EnsureBuckets(t.Context()); err != nil {
+		t.Fatalf("EnsureBuckets: %v", err)
+	}
+	bs, _ := e.backend.ListBuckets(t.Context())
+	if len(bs) != 3 {
+		t.Errorf("buckets after EnsureBuckets = %v, want site, other and artifacts", bs)
+	}
+}
