@@ -120,8 +120,14 @@ func (e *env) testObjects(t *testing.T) {
 	_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("site"), Key: aws.String("dir/ünïcode key.txt"),
 		Body: strings.NewReader("other"), IfNoneMatch: aws.String("*")})
 	wantCode(t, err, "PreconditionFailed")
+	e.testCopyAndDelete(t, c)
+}
 
-	_, err = c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("other"), Key: aws.String("copy +1.txt"),
+// testCopyAndDelete copies the object testObjects put, then deletes objects one by one
+// and in a batch.
+func (e *env) testCopyAndDelete(t *testing.T, c *s3.Client) {
+	ctx := ctxT(t)
+	_, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("other"), Key: aws.String("copy +1.txt"),
 		CopySource: aws.String("site/dir/%C3%BCn%C3%AFcode%20key.txt")})
 	if err != nil {
 		t.Fatalf("CopyObject: %v", err)
