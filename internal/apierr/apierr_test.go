@@ -101,3 +101,15 @@ func TestNewChoosesFaultFromStatus(t *testing.T) {
 		}
 	}
 }
+
+func TestNewUUIDIsARandomVersion4UUID(t *testing.T) {
+	a, b := NewUUID(), NewUUID()
+	if a == b {
+		t.Fatalf("two UUIDs are equal: %s", a)
+	}
+	for _, u := range []string{a, b} {
+		if len(u) != 36 || u[8] != '-' || u[13] != '-' || u[18] != '-' || u[23] != '-' || u[14] != '4' || !strings.ContainsRune("89ab", rune(u[19])) {
+			t.Errorf("%q is not a version 4 UUID", u)
+		}
+	}
+}

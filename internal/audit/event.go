@@ -5,9 +5,9 @@
 package audit
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"time"
+
+	"github.com/keyless-dev/keyless/internal/apierr"
 )
 
 // Event is one audit event, with CloudTrail's field names.
@@ -116,7 +116,7 @@ func New(now time.Time, source, name, requestID, role, subject string) *Event {
 		EventSource:  source,
 		EventName:    name,
 		RequestID:    requestID,
-		EventID:      newEventID(),
+		EventID:      apierr.NewUUID(),
 		EventType:    "AwsApiCall",
 		time:         now.UTC(),
 		role:         role,
@@ -137,12 +137,3 @@ func (e *Event) Time() time.Time { return e.time }
 
 // SetSubject sets the indexed subject (a token's sub, or a session's principal).
 func (e *Event) SetSubject(s string) { e.subject = s }
-
-func newEventID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}

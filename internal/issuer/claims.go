@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/keyless-dev/keyless/internal/apierr"
 )
 
 // registered are the claims every profile carries (RFC 7519).
@@ -77,7 +79,7 @@ func (i *Issuer) claims(req MintRequest) (minted, error) {
 	now := i.now()
 	reg := registered{
 		Iss: i.URL(req.OrgID), Aud: req.Aud, Iat: now.Unix(), Nbf: now.Unix(),
-		Exp: now.Unix() + int64(ttl/time.Second), Jti: newUUID(),
+		Exp: now.Unix() + int64(ttl/time.Second), Jti: apierr.NewUUID(),
 	}
 	var body any
 	var err error
@@ -139,7 +141,7 @@ func (i *Issuer) check(req *MintRequest) error {
 	}{{"project_id", &req.ProjectID}, {"user_id", &req.UserID}, {"pipeline_id", &req.PipelineID},
 		{"workflow_id", &req.WorkflowID}, {"job_id", &req.JobID}} {
 		if *f.v == "" {
-			*f.v = newUUID()
+			*f.v = apierr.NewUUID()
 		}
 		if strings.Contains(*f.v, "/") {
 			return badRequest("%s must not contain '/': it would make the subject ambiguous", f.name)
