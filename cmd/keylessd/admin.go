@@ -29,8 +29,19 @@ func (a adminConfig) load() (*config.Config, error) {
 	return config.Dev(".", "")
 }
 
-func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
-	return server.OpenStore(ctx, cfg)
+// withStore loads the configuration, opens its store and calls fn with both.
+func (a adminConfig) withStore(fn func(ctx context.Context, cfg *config.Config, st store.Store) error) error {
+	ctx := context.Background()
+	cfg, err := a.load()
+	if err != nil {
+		return err
+	}
+	st, err := server.OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return fn(ctx, cfg, st)
 }
 
 type keysCmd struct {
@@ -44,16 +55,12 @@ type keysRotateCmd struct {
 }
 
 func (k *keysRotateCmd) Run(io stdio) error {
-	ctx := context.Background()
-	cfg, err := k.load()
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	return k.withStore(func(ctx context.Context, cfg *config.Config, st store.Store) error {
+		return k.rotate(ctx, io, cfg, st)
+	})
+}
+
+func (k *keysRotateCmd) rotate(ctx context.Context, io stdio, cfg *config.Config, st store.Store) error {
 	master, err := server.LoadMasterKey(cfg)
 	if err != nil {
 		return err
@@ -88,22 +95,18 @@ type keysListCmd struct {
 }
 
 func (k *keysListCmd) Run(io stdio) error {
-	ctx := context.Background()
-	cfg, err := k.load()
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	return k.withStore(func(ctx context.Context, _ *config.Config, st store.Store) error {
+		return listKeys(ctx, io.Out, st)
+	})
+}
+
+func listKeys(ctx context.Context, w io.Writer, st store.Store) error {
 	for _, p := range []store.KeyPurpose{store.PurposeSigning, store.PurposeSealing} {
 		ks, err := st.ListKeys(ctx, p)
 		if err != nil {
 			return err
 		}
-		printKeys(io.Out, string(p), ks)
+		printKeys(w, string(p), ks)
 	}
 	return nil
 }
@@ -140,21 +143,17 @@ func (s *sessionsRevokeCmd) Run(io stdio) error {
 	if s.Role != "" && s.IssuedBefore.IsZero() {
 		return errors.New("--role needs --issued-before TIME (RFC 3339, e.g. 2026-11-29T12:00:00Z)")
 	}
-	ctx := context.Background()
-	cfg, err := s.load()
-	if err != nil {
-		return err
-	}
+	return s.withStore(func(ctx context.Context, cfg *config.Config, st store.Store) error {
+		return s.revoke(ctx, io, cfg, st)
+	})
+}
+
+func (s *sessionsRevokeCmd) revoke(ctx context.Context, io stdio, cfg *config.Config, st store.Store) error {
 	if s.Role != "" {
 		if _, ok := cfg.FindRole(s.Role); !ok {
 			return fmt.Errorf("no role named %q in the configuration", s.Role)
 		}
 	}
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 	now := time.Now().UTC()
 	// A revocation matters until every session it covers has expired: sessions last
 	// at most the longest max_session_duration (12 hours).
@@ -188,16 +187,12 @@ type auditCmd struct {
 }
 
 func (a *auditCmd) Run(io stdio) error {
-	ctx := context.Background()
-	cfg, err := a.load()
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	return a.withStore(func(ctx context.Context, _ *config.Config, st store.Store) error {
+		return a.query(ctx, io, st)
+	})
+}
+
+func (a *auditCmd) query(ctx context.Context, io stdio, st store.Store) error {
 	evs, err := st.QueryAudit(ctx, store.AuditQuery{Since: a.Since, Until: a.Until, Name: a.Event, Role: a.Role,
 		Subject: a.Subject, Decision: a.Decision, Limit: a.Limit})
 	if err != nil {
