@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,11 +34,12 @@ const maxDuration = 5 * time.Minute
 type options struct {
 	endpoint    string
 	metrics     string
-	token       string
+	tokens      []string // callers take them in turn
 	roleARN     string
 	sessionName string
 	concurrency int
 	duration    time.Duration
+	rs256       bool
 }
 
 func main() {
@@ -63,8 +65,10 @@ func parseFlags(args []string) (options, error) {
 	var tokenFile string
 	fs.StringVar(&o.endpoint, "endpoint", "http://127.0.0.1:8700", "STS endpoint (loopback only)")
 	fs.StringVar(&o.metrics, "metrics", "", "Prometheus metrics URL (default <endpoint>/-/metrics)")
-	fs.StringVar(&o.token, "token", "", "web identity token (prefer --token-file: arguments are visible to other users)")
-	fs.StringVar(&tokenFile, "token-file", "", "file holding the web identity token")
+	var token string
+	fs.StringVar(&token, "token", "", "web identity token (prefer --token-file: arguments are visible to other users)")
+	fs.StringVar(&tokenFile, "token-file", "", "file holding web identity tokens, one a line; calls take them in turn")
+	fs.BoolVar(&o.rs256, "rs256", false, "measure one RS256 verification of the first token (key from its issuer's JWKS) in this process, for comparison")
 	fs.StringVar(&o.roleARN, "role-arn", "", "role to assume")
 	fs.StringVar(&o.sessionName, "role-session-name", "stsload", "role session name")
 	fs.IntVar(&o.concurrency, "concurrency", 32, "concurrent callers")
@@ -72,21 +76,24 @@ func parseFlags(args []string) (options, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
+	if token != "" {
+		o.tokens = []string{token}
+	}
 	if tokenFile != "" {
-		if o.token != "" {
+		if token != "" {
 			return o, errors.New("give --token or --token-file, not both")
 		}
 		b, err := os.ReadFile(tokenFile)
 		if err != nil {
 			return o, err
 		}
-		o.token = strings.TrimSpace(string(b))
+		o.tokens = strings.Fields(string(b))
 	}
 	if o.metrics == "" {
 		o.metrics = strings.TrimRight(o.endpoint, "/") + "/-/metrics"
 	}
 	switch {
-	case o.token == "":
+	case len(o.tokens) == 0:
 		return o, errors.New("--token or --token-file is required")
 	case o.roleARN == "":
 		return o, errors.New("--role-arn is required")
@@ -125,16 +132,21 @@ type report struct {
 	cpuBefore float64
 	cpuAfter  float64
 	cpuKnown  bool
+	tokens    int           // distinct tokens the calls took in turn
+	rs256     time.Duration // one RS256 verification in this process; 0 when not measured
 }
 
 func run(ctx context.Context, o options) (*report, error) {
-	body := []byte(url.Values{
-		"Action":           {"AssumeRoleWithWebIdentity"},
-		"Version":          {"2011-06-15"},
-		"RoleArn":          {o.roleARN},
-		"RoleSessionName":  {o.sessionName},
-		"WebIdentityToken": {o.token},
-	}.Encode())
+	bodies := make([][]byte, len(o.tokens))
+	for i, tok := range o.tokens {
+		bodies[i] = []byte(url.Values{
+			"Action":           {"AssumeRoleWithWebIdentity"},
+			"Version":          {"2011-06-15"},
+			"RoleArn":          {o.roleARN},
+			"RoleSessionName":  {o.sessionName},
+			"WebIdentityToken": {tok},
+		}.Encode())
+	}
 	client := &http.Client{
 		Timeout: 10 * time.Second,
 		Transport: &http.Transport{
@@ -145,12 +157,23 @@ func run(ctx context.Context, o options) (*report, error) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	defer client.CloseIdleConnections()
-	rep := &report{failures: map[string]int{}}
+	rep := &report{failures: map[string]int{}, tokens: len(o.tokens)}
+	if o.rs256 {
+		d, err := measureRS256(ctx, client, o.tokens[0])
+		if err != nil {
+			return nil, fmt.Errorf("measuring rs256: %w", err)
+		}
+		rep.rs256 = d
+	}
 	before, errBefore := serverCPU(ctx, client, o.metrics)
 	ctx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
-	var mu sync.Mutex
-	var wg sync.WaitGroup
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		next atomic.Uint64
+	)
+	body := func() []byte { return bodies[(next.Add(1)-1)%uint64(len(bodies))] }
 	start := time.Now()
 	for range o.concurrency {
 		wg.Add(1)
@@ -176,13 +199,14 @@ func run(ctx context.Context, o options) (*report, error) {
 	return rep, nil
 }
 
-// worker calls until ctx ends; calls cut short by the deadline are not counted.
-func worker(ctx context.Context, client *http.Client, endpoint string, body []byte) ([]time.Duration, int, map[string]int) {
+// worker calls until ctx ends, each call with the next body; calls cut short by the
+// deadline are not counted.
+func worker(ctx context.Context, client *http.Client, endpoint string, next func() []byte) ([]time.Duration, int, map[string]int) {
 	var lat []time.Duration
 	ok := 0
 	fails := map[string]int{}
 	for ctx.Err() == nil {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(next()))
 		if err != nil {
 			fails["request "+err.Error()]++
 			return lat, ok, fails
@@ -267,12 +291,17 @@ func (r *report) percentile(p float64) time.Duration {
 
 func (r *report) write(w io.Writer) {
 	calls := len(r.latencies)
-	fmt.Fprintf(w, "calls        %d in %.2fs (%d ok)\n", calls, r.elapsed.Seconds(), r.ok)
+	fmt.Fprintf(w, "calls        %d in %.2fs (%d ok, %d distinct tokens taken in turn)\n", calls, r.elapsed.Seconds(), r.ok, r.tokens)
 	fmt.Fprintf(w, "throughput   %.0f calls/s\n", float64(calls)/r.elapsed.Seconds())
 	fmt.Fprintf(w, "latency      p50 %s  p99 %s  max %s\n", r.percentile(0.50).Round(time.Microsecond),
 		r.percentile(0.99).Round(time.Microsecond), r.percentile(1).Round(time.Microsecond))
 	if r.cpuKnown && calls > 0 {
-		fmt.Fprintf(w, "server CPU   %.1f µs/call (%.2fs over the run)\n", (r.cpuAfter-r.cpuBefore)*1e6/float64(calls), r.cpuAfter-r.cpuBefore)
+		perCall := (r.cpuAfter - r.cpuBefore) * 1e6 / float64(calls)
+		fmt.Fprintf(w, "server CPU   %.1f µs/call (%.2fs over the run)\n", perCall, r.cpuAfter-r.cpuBefore)
+		if r.rs256 > 0 {
+			us := float64(r.rs256) / 1e3
+			fmt.Fprintf(w, "rs256        %.1f µs per verification (this process, before the load); server CPU per call = %.2f x rs256\n", us, perCall/us)
+		}
 	} else {
 		fmt.Fprintln(w, "server CPU   unknown (no process_cpu_seconds_total at the metrics URL)")
 	}
