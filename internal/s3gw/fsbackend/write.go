@@ -182,8 +182,8 @@ func (b *Backend) fill(ctx context.Context, f *os.File, body io.Reader, size int
 }
 
 const (
-	fillDepth      = 3        // buffers per write in flight
-	writebackEvery = 16 << 20 // start writeback of each 16 MiB written
+	fillDepth      = 3       // buffers per write in flight
+	writebackEvery = 4 << 20 // start writeback of each 4 MiB written
 )
 
 type chunk struct {
