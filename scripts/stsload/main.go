@@ -291,7 +291,7 @@ func (r *report) percentile(p float64) time.Duration {
 
 func (r *report) write(w io.Writer) {
 	calls := len(r.latencies)
-	fmt.Fprintf(w, "calls        %d in %.2fs (%d ok, %d distinct tokens taken in turn)\n", calls, r.elapsed.Seconds(), r.ok, r.tokens)
+	fmt.Fprintf(w, "calls        %d in %.2fs (%d ok, %d distinct JWTs taken in turn)\n", calls, r.elapsed.Seconds(), r.ok, r.tokens)
 	fmt.Fprintf(w, "throughput   %.0f calls/s\n", float64(calls)/r.elapsed.Seconds())
 	fmt.Fprintf(w, "latency      p50 %s  p99 %s  max %s\n", r.percentile(0.50).Round(time.Microsecond),
 		r.percentile(0.99).Round(time.Microsecond), r.percentile(1).Round(time.Microsecond))

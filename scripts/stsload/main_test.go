@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -94,5 +97,45 @@ func TestPercentiles(t *testing.T) {
 	want := []time.Duration{50 * time.Millisecond, 99 * time.Millisecond, 100 * time.Millisecond}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("percentiles (-want +got):\n%s", diff)
+	}
+}
+
+func TestCallsTakeThePoolsTokensInTurn(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	seen := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/-/metrics" {
+			http.NotFound(w, r)
+			return
+		}
+		mu.Lock()
+		seen[r.FormValue("WebIdentityToken")]++
+		mu.Unlock()
+		_, _ = w.Write([]byte("<AssumeRoleWithWebIdentityResponse/>"))
+	}))
+	defer srv.Close()
+	file := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(file, []byte("alpha\nbeta\n\ngamma\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := parseFlags([]string{"--endpoint", srv.URL, "--token-file", file, "--role-arn", "arn:aws:iam::123456789012:role/R",
+		"--concurrency", "1", "--duration", "100ms"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := run(t.Context(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if rep.tokens != 3 || len(seen) != 3 || rep.ok < 3 {
+		t.Fatalf("tokens %d, calls %d, seen %v: want three tokens each used", rep.tokens, rep.ok, seen)
+	}
+	for tok, n := range seen {
+		if d := n - rep.ok/3; d < -1 || d > 1 {
+			t.Errorf("token %s used %d times of %d calls: not in turn", tok, n, rep.ok)
+		}
 	}
 }
