@@ -303,10 +303,25 @@ func wantCode(t *testing.T, err error, code string) {
 }
 
 // wantDenied fails t unless err is AccessDenied and the last audit event records the
-// denial with a policy trace.
+// denial with a reason.
 func (e *env) wantDenied(t *testing.T, err error, op string) {
 	t.Helper()
 	wantCode(t, err, "AccessDenied")
+	e.wantDenialEvent(t, op, false)
+}
+
+// wantPolicyDenied is wantDenied for a denial by a policy: the event carries the policy
+// engine's trace.
+func (e *env) wantPolicyDenied(t *testing.T, err error, op string) {
+	t.Helper()
+	wantCode(t, err, "AccessDenied")
+	e.wantDenialEvent(t, op, true)
+}
+
+// wantDenialEvent fails t unless the last audit event is an AccessDenied of op with a
+// reason (and a policy trace, if withTrace).
+func (e *env) wantDenialEvent(t *testing.T, op string, withTrace bool) {
+	t.Helper()
 	ev := e.sink.last()
 	switch {
 	case ev == nil:
@@ -317,15 +332,7 @@ func (e *env) wantDenied(t *testing.T, err error, op string) {
 		t.Fatalf("audit decision = %+v, want a deny", ev.Keyless.Decision)
 	case ev.Keyless.Decision.Reason == "":
 		t.Fatal("audit denial carries no reason")
-	}
-}
-
-// wantPolicyDenied is wantDenied for a denial by a policy: the event carries the policy
-// engine's trace.
-func (e *env) wantPolicyDenied(t *testing.T, err error, op string) {
-	t.Helper()
-	e.wantDenied(t, err, op)
-	if tr := e.sink.last().Keyless.Decision.Trace; tr == nil {
+	case withTrace && ev.Keyless.Decision.Trace == nil:
 		t.Fatal("policy denial without a trace in its audit event")
 	}
 }
