@@ -77,7 +77,7 @@ func New(ctx context.Context, root string, opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fsbackend: root: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Join(root, dataDir), 0o700); err != nil {
+	if err := makeDirs(root); err != nil {
 		return nil, fmt.Errorf("fsbackend: create root: %w", err)
 	}
 	lock, err := lockRoot(root)
@@ -103,11 +103,36 @@ func New(ctx context.Context, root string, opts Options) (*Backend, error) {
 		_ = b.Close()
 		return nil, err
 	}
+	if err := syncDir(root); err != nil { // the index files' entries
+		_ = b.Close()
+		return nil, fmt.Errorf("fsbackend: sync root: %w", err)
+	}
 	if err := b.collectOrphans(ctx); err != nil {
 		_ = b.Close()
 		return nil, err
 	}
 	return b, nil
+}
+
+// makeDirs creates root, root/data and its 256 fan-out directories, and fsyncs each
+// parent, so that a data file is durable once it and its own directory are fsynced.
+func makeDirs(root string) error {
+	data := filepath.Join(root, dataDir)
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return err
+	}
+	for i := range 256 {
+		if err := os.Mkdir(filepath.Join(data, fmt.Sprintf("%02x", i)), 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+			return err
+		}
+	}
+	for _, d := range []string{data, root} {
+		if err := syncDir(d); err != nil {
+			return err
+		}
+	}
+	_ = syncDir(filepath.Dir(root)) // best effort: root's own entry
+	return nil
 }
 
 // Close closes the index and releases the lock. Readers still open may finish; no call

@@ -99,12 +99,7 @@ func (b *Backend) writeFile(ctx context.Context, body io.Reader, size int64, wan
 	}
 	id := newID()
 	path := b.filePath(id)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrNotExist) {
-		if err = os.MkdirAll(filepath.Dir(path), 0o700); err == nil {
-			f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		}
-	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) // its directory exists: New made it
 	if err != nil {
 		return writeResult{}, fmt.Errorf("fsbackend: create data file: %w", err)
 	}
