@@ -130,14 +130,18 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/-/", http.NotFoundHandler())
 	sts := s.instrument("sts", orNotImplemented(s.parts.sts, "sts"))
 	s3 := s.instrument("s3", orNotImplemented(s.parts.s3, "s3"))
-	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if IsSTSRequest(r) {
+	// STS and S3 are dispatched before the mux: ServeMux cleans paths and redirects
+	// "//", "./" and "../", which are legal in S3 keys and must reach the gateway as sent.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/-/"):
+			mux.ServeHTTP(w, r)
+		case IsSTSRequest(r):
 			sts.ServeHTTP(w, r)
-			return
+		default:
+			s3.ServeHTTP(w, r)
 		}
-		s3.ServeHTTP(w, r)
-	}))
-	return mux
+	})
 }
 
 // IsSTSRequest tells STS's Query protocol apart from S3 on the shared port: STS is

@@ -142,3 +142,20 @@ func TestSTSAndS3ShareThePortAndAreToldApart(t *testing.T) {
 		})
 	}
 }
+
+func TestS3KeysWithDotSegmentsAndDoubleSlashesReachTheGatewayUnredirected(t *testing.T) {
+	base, _ := startDev(t)
+	for _, path := range []string{"/my-static-website-bucket/a//b", "/my-static-website-bucket/a/../b", "/my-static-website-bucket/./x"} {
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		req.URL.Opaque = path // send the path exactly as written
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		// An anonymous request: the gateway answers AccessDenied (403), never a redirect.
+		if resp.StatusCode != http.StatusForbidden || resp.Header.Get("x-amz-request-id") == "" {
+			t.Errorf("GET %s: status %d (request id %q), want the gateway's 403", path, resp.StatusCode, resp.Header.Get("x-amz-request-id"))
+		}
+	}
+}

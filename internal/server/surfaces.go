@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"strings"
 
 	"github.com/keyless-dev/keyless/internal/config"
 	"github.com/keyless-dev/keyless/internal/keys"
 	"github.com/keyless-dev/keyless/internal/s3gw"
 	"github.com/keyless-dev/keyless/internal/s3gw/fsbackend"
+	"github.com/keyless-dev/keyless/internal/s3gw/s3backend"
 	"github.com/keyless-dev/keyless/internal/sts"
 )
 
@@ -39,6 +42,7 @@ func (s *Server) buildSurfaces(ctx context.Context, p *parts) error {
 	gw, err := s3gw.New(s3gw.Options{
 		Config: s.cfg, Backend: backend, Sealer: p.sealer, OperatorSecrets: secrets, Audit: p.audit,
 		Revoked: p.revoked.Revoked, Logger: s.log, Now: s.now,
+		RequestID: func(r *http.Request) string { return RequestID(r.Context()) },
 	})
 	if err != nil {
 		return fmt.Errorf("s3 gateway: %w", err)
@@ -76,6 +80,22 @@ func (s *Server) openBackend(ctx context.Context, p *parts) (s3gw.Backend, error
 			return nil, fmt.Errorf("objects: %w", err)
 		}
 		p.closers = append(p.closers, func() { _ = b.Close() })
+		return b, nil
+	case "s3":
+		u := s.cfg.Objects.S3
+		raw, err := os.ReadFile(u.SecretAccessKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("objects.s3.secret_access_key_file: %w", err)
+		}
+		secret := strings.TrimSpace(string(raw))
+		if secret == "" {
+			return nil, errors.New("objects.s3.secret_access_key_file: the file is empty")
+		}
+		b, err := s3backend.New(s3backend.Options{Endpoint: u.Endpoint, Region: u.Region, AccessKeyID: u.AccessKeyID,
+			SecretAccessKey: secret, Now: s.now, Logger: s.log})
+		if err != nil {
+			return nil, fmt.Errorf("objects: %w", err)
+		}
 		return b, nil
 	default:
 		return nil, fmt.Errorf("objects.backend %q is not available in this build", s.cfg.Objects.Backend)
