@@ -303,3 +303,42 @@ func TestCancelledCallerStopsWaitingForARefresh(t *testing.T) {
 		t.Errorf("Verify with a cancelled context: kind %v, err %v; want provider unreachable wrapping context.Canceled", got, err)
 	}
 }
+
+func TestAVerifiedTokenIsRememberedButNeverPastItsTimeChecks(t *testing.T) {
+	t.Parallel()
+	p := oidctest.New(t, oidctest.WithTLS(), oidctest.WithCacheControl("max-age=86400"))
+	clk := newClock(t0)
+	v := newVerifier(t, p, clk.Now)
+	claims := with(p.Claims(t0, clientID, "s"), "nbf", t0.Unix())
+	tok := p.Sign(claims)
+	first, err := v.Verify(t.Context(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name       string
+		at         time.Time
+		wantKind   idtoken.Kind
+		wantShared bool // answered from the cache: the very same Identity
+	}{
+		{name: "the same token again is answered from the cache", at: t0.Add(time.Minute), wantShared: true},
+		{name: "with trailing whitespace it is the same token", at: t0.Add(2 * time.Minute), wantShared: true},
+		{name: "after exp, within the leeway, it is verified again", at: t0.Add(time.Hour + time.Minute)},
+		{name: "past exp and the leeway it is expired", at: t0.Add(time.Hour + 6*time.Minute), wantKind: idtoken.KindExpired},
+		{name: "before nbf beyond the leeway it is not yet valid", at: t0.Add(-6 * time.Minute), wantKind: idtoken.KindNotYetValid},
+	}
+	for i, s := range steps {
+		clk.Set(s.at)
+		raw := tok
+		if i == 1 {
+			raw += "\n"
+		}
+		id, err := v.Verify(t.Context(), raw)
+		if got := idtoken.KindOf(err); got != s.wantKind {
+			t.Fatalf("%s: kind = %v (%v), want %v", s.name, got, err, s.wantKind)
+		}
+		if err == nil && (id == first) != s.wantShared {
+			t.Errorf("%s: answered from the cache = %v, want %v", s.name, id == first, s.wantShared)
+		}
+	}
+}

@@ -8,6 +8,7 @@ package idtoken
 import (
 	"context"
 	"crypto"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -92,6 +93,7 @@ type Verifier struct {
 	local     LocalKeySource
 	now       func() time.Time
 	leeway    time.Duration
+	cache     *tokenCache
 }
 
 type provider struct {
@@ -125,6 +127,7 @@ func New(opts Options) (*Verifier, error) {
 		local:     opts.LocalKeys,
 		now:       opts.Now,
 		leeway:    opts.Leeway,
+		cache:     newTokenCache(),
 	}
 	var errs []error
 	for _, p := range opts.Providers {
@@ -174,9 +177,21 @@ func validateProvider(p Provider, allowHTTPLoopback bool) error {
 // identity it proves, or an *Error. Checks, in order: size, compact JWS
 // form, alg allowlist, no crit, iss among the providers, kid present and
 // published, alg fitting the key, signature, exp, nbf and iat, aud/azp
-// among the client ids, sub present.
+// among the client ids, sub present. A token that verified is remembered
+// (see tokenCache) and answered from memory while its time checks and its
+// key stay valid. The returned Identity may be shared between callers: it
+// must not be modified.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Identity, error) {
-	tok, err := parseToken(strings.TrimSpace(raw))
+	raw = strings.TrimSpace(raw)
+	if len(raw) > MaxTokenSize {
+		return nil, newError(KindTooLarge, fmt.Sprintf("%d bytes", len(raw)), nil)
+	}
+	key := sha256.Sum256([]byte(raw))
+	now := v.now()
+	if e, ok := v.cache.get(key, now); ok {
+		return e.id, nil
+	}
+	tok, err := parseToken(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -191,12 +206,25 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Identity, error) {
 	if !ok {
 		return nil, &Error{Kind: KindUnknownProvider, Issuer: iss, Detail: "no provider for iss"}
 	}
-	if err := v.verifySignature(ctx, p, tok); err != nil {
+	keyFreshUntil, err := v.verifySignature(ctx, p, tok)
+	if err != nil {
 		return nil, withIssuer(err, iss)
 	}
 	id, err := v.checkClaims(p, tok)
 	if err != nil {
 		return nil, withIssuer(err, iss)
+	}
+	e := &tokenEntry{id: id, provider: p, until: keyFreshUntil}
+	if id.Expiry.Before(e.until) {
+		e.until = id.Expiry
+	}
+	for _, t := range [...]time.Time{id.NotBefore, id.IssuedAt} {
+		if from := t.Add(-v.leeway); !t.IsZero() && from.After(e.validFrom) {
+			e.validFrom = from
+		}
+	}
+	if now.Before(e.until) {
+		v.cache.put(key, e)
 	}
 	return id, nil
 }
@@ -212,13 +240,15 @@ func withIssuer(err error, iss string) error {
 	return &c
 }
 
-func (v *Verifier) verifySignature(ctx context.Context, p *provider, tok *token) error {
+// verifySignature checks tok's signature with the provider's key kid and returns
+// until when that key is known to be current (zero: do not rely on it later).
+func (v *Verifier) verifySignature(ctx context.Context, p *provider, tok *token) (time.Time, error) {
 	if tok.kid == "" {
-		return newError(KindKeyUnavailable, "token has no kid", nil)
+		return time.Time{}, newError(KindKeyUnavailable, "token has no kid", nil)
 	}
-	keys, err := v.keys(ctx, p, tok.kid)
+	keys, freshUntil, err := v.keys(ctx, p, tok.kid)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	fitted := false
 	for _, k := range keys {
@@ -226,24 +256,27 @@ func (v *Verifier) verifySignature(ctx context.Context, p *provider, tok *token)
 			continue
 		}
 		fitted = true
-		if _, err := tok.jws.Verify(k.key); err == nil {
-			return nil
+		if tok.verifySignature(k.key) {
+			return freshUntil, nil
 		}
 	}
 	if !fitted {
-		return newError(KindBadAlgorithm, fmt.Sprintf("alg %s does not fit key %q", tok.alg, tok.kid), nil)
+		return time.Time{}, newError(KindBadAlgorithm, fmt.Sprintf("alg %s does not fit key %q", tok.alg, tok.kid), nil)
 	}
-	return newError(KindBadSignature, fmt.Sprintf("signature does not verify with key %q", tok.kid), nil)
+	return time.Time{}, newError(KindBadSignature, fmt.Sprintf("signature does not verify with key %q", tok.kid), nil)
 }
 
-func (v *Verifier) keys(ctx context.Context, p *provider, kid string) ([]publicKey, error) {
+// localKeyFreshFor is how long a key of the local issuer is relied on for cached tokens.
+const localKeyFreshFor = time.Minute
+
+func (v *Verifier) keys(ctx context.Context, p *provider, kid string) ([]publicKey, time.Time, error) {
 	if v.local != nil {
 		key, alg, err := v.local.PublicKey(ctx, p.cfg.URL, kid)
 		switch {
 		case err == nil:
-			return []publicKey{{key: key, alg: alg}}, nil
+			return []publicKey{{key: key, alg: alg}}, v.now().Add(localKeyFreshFor), nil
 		case !errors.Is(err, ErrNotLocal):
-			return nil, newError(KindKeyUnavailable, fmt.Sprintf("local issuer has no key %q", kid), err)
+			return nil, time.Time{}, newError(KindKeyUnavailable, fmt.Sprintf("local issuer has no key %q", kid), err)
 		}
 	}
 	return p.remote.key(ctx, kid)

@@ -64,6 +64,12 @@ func (k publicKey) fits(alg string) bool {
 // keySet maps kid to the keys published under it.
 type keySet map[string][]publicKey
 
+// fetched is a refresh's result: the set and the end of its lifetime.
+type fetched struct {
+	set        keySet
+	freshUntil time.Time
+}
+
 // remoteKeys caches one provider's key set fetched over HTTP.
 type remoteKeys struct {
 	issuer            string
@@ -81,27 +87,28 @@ type remoteKeys struct {
 	lastErr    *Error    // the last failed refresh, nil after a success
 }
 
-// key returns the keys published under kid. It refreshes the set when it
+// key returns the keys published under kid and until when they are fresh
+// (zero when only stale keys could be used). It refreshes the set when it
 // is past its lifetime or kid is unknown, at most once per refresh interval
 // (concurrent callers share one fetch); while the provider fails, keys
 // already known are used until staleFor after the lifetime ended.
-func (r *remoteKeys) key(ctx context.Context, kid string) ([]publicKey, error) {
+func (r *remoteKeys) key(ctx context.Context, kid string) ([]publicKey, time.Time, error) {
 	now := r.now()
 	r.mu.RLock()
 	set, freshUntil := r.set, r.freshUntil
 	r.mu.RUnlock()
 	if set != nil && now.Before(freshUntil) {
 		if ks, ok := set[kid]; ok {
-			return ks, nil
+			return ks, freshUntil, nil
 		}
 	}
 
-	newSet, err := r.refresh(ctx, now)
+	newSet, newFreshUntil, err := r.refresh(ctx, now)
 	if err == nil {
 		if ks, ok := newSet[kid]; ok {
-			return ks, nil
+			return ks, newFreshUntil, nil
 		}
-		return nil, newError(KindKeyUnavailable, fmt.Sprintf("kid %q not published by provider", kid), nil)
+		return nil, time.Time{}, newError(KindKeyUnavailable, fmt.Sprintf("kid %q not published by provider", kid), nil)
 	}
 	// The refresh failed or was skipped: fall back to what we know now
 	// (another caller may have refreshed since our first look).
@@ -114,23 +121,26 @@ func (r *remoteKeys) key(ctx context.Context, kid string) ([]publicKey, error) {
 				r.log.Warn("id token provider refresh failed, using cached keys",
 					"iss", r.issuer, "kid", kid, "fresh_until", freshUntil, "err", err)
 			}
-			return ks, nil
+			if now.Before(freshUntil) {
+				return ks, freshUntil, nil
+			}
+			return ks, time.Time{}, nil
 		}
 	}
 	if errors.Is(err, errRateLimited) {
 		if last != nil && !now.Before(freshUntil) {
-			return nil, last
+			return nil, time.Time{}, last
 		}
-		return nil, newError(KindKeyUnavailable, fmt.Sprintf("kid %q unknown", kid), err)
+		return nil, time.Time{}, newError(KindKeyUnavailable, fmt.Sprintf("kid %q unknown", kid), err)
 	}
-	return nil, err
+	return nil, time.Time{}, err
 }
 
 // refresh fetches the key set once per rate-limit interval; callers that
 // arrive while a fetch runs wait for it and share its result.
-func (r *remoteKeys) refresh(ctx context.Context, now time.Time) (keySet, error) {
+func (r *remoteKeys) refresh(ctx context.Context, now time.Time) (keySet, time.Time, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, newError(KindProviderUnreachable, "no key refresh for a cancelled request", err)
+		return nil, time.Time{}, newError(KindProviderUnreachable, "no key refresh for a cancelled request", err)
 	}
 	ch := r.group.DoChan("refresh", func() (any, error) {
 		if !r.limiter.AllowN(now, 1) {
@@ -147,16 +157,17 @@ func (r *remoteKeys) refresh(ctx context.Context, now time.Time) (keySet, error)
 			return nil, ferr
 		}
 		r.set, r.freshUntil, r.lastErr = set, r.now().Add(ttl), nil
-		return set, nil
+		return fetched{set, r.freshUntil}, nil
 	})
 	select {
 	case res := <-ch:
 		if res.Err != nil {
-			return nil, res.Err
+			return nil, time.Time{}, res.Err
 		}
-		return res.Val.(keySet), nil
+		f := res.Val.(fetched)
+		return f.set, f.freshUntil, nil
 	case <-ctx.Done():
-		return nil, newError(KindProviderUnreachable, "gave up waiting for the key refresh", ctx.Err())
+		return nil, time.Time{}, newError(KindProviderUnreachable, "gave up waiting for the key refresh", ctx.Err())
 	}
 }
 

@@ -2,15 +2,21 @@ package idtoken
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	_ "crypto/sha256" // registers crypto.SHA256
+	_ "crypto/sha512" // registers crypto.SHA384, crypto.SHA512
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"math/big"
+	"slices"
 	"strings"
 	"time"
-
-	jose "github.com/go-jose/go-jose/v4"
 )
 
 // MaxTokenSize is the longest token accepted, as STS's WebIdentityToken
@@ -19,48 +25,114 @@ const MaxTokenSize = 20000
 
 // allowedAlgs is the explicit allowlist: asymmetric RSA PKCS#1 v1.5 and
 // ECDSA only, as AWS documents. No none, no HMAC, no PSS.
-var allowedAlgs = []jose.SignatureAlgorithm{
-	jose.RS256, jose.RS384, jose.RS512, jose.ES256, jose.ES384, jose.ES512,
-}
+var allowedAlgs = []string{"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"}
 
 // token is a parsed, not yet verified, compact JWS carrying JWT claims.
 type token struct {
-	jws    *jose.JSONWebSignature
 	alg    string
 	kid    string
+	signed string // the signing input: header "." payload, as received
+	sig    []byte
 	claims map[string]any
 }
 
-// parseToken parses raw as a compact JWS whose payload is a JSON object.
-// Only the header parameters alg and kid are honoured; crit is refused and
-// jku, x5u, x5c and jwk are never used to find a key. Nothing is verified.
+// header holds the JOSE header parameters we read. alg and kid must be
+// strings; crit makes the token unacceptable (we understand no
+// extension); jku, x5u, x5c and jwk are never used to find a key, so
+// they are not read at all.
+type header struct {
+	Alg  *string         `json:"alg"`
+	Kid  *string         `json:"kid"`
+	Crit json.RawMessage `json:"crit"`
+}
+
+// parseToken parses raw as a compact JWS (three base64url parts without
+// padding) whose header is a JSON object and whose payload is a JSON
+// object. Only the header parameters alg and kid are honoured; crit is
+// refused. Nothing is verified.
 func parseToken(raw string) (*token, error) {
 	if len(raw) > MaxTokenSize {
 		return nil, newError(KindTooLarge, fmt.Sprintf("%d bytes", len(raw)), nil)
 	}
-	if strings.Count(raw, ".") != 2 {
+	h64, rest, ok1 := strings.Cut(raw, ".")
+	p64, s64, ok2 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 || strings.IndexByte(s64, '.') >= 0 {
 		return nil, newError(KindMalformed, "not a compact JWS", nil)
 	}
-	jws, err := jose.ParseSignedCompact(raw, allowedAlgs)
-	if err != nil {
-		var algErr *jose.ErrUnexpectedSignatureAlgorithm
-		if errors.As(err, &algErr) && algErr.Got != "" {
-			return nil, newError(KindBadAlgorithm, fmt.Sprintf("algorithm %q not allowed", algErr.Got), nil)
-		}
-		return nil, newError(KindMalformed, "parse jws", err)
+	var h header
+	if err := decodeSegment(h64, &h); err != nil {
+		return nil, newError(KindMalformed, "decode header", err)
 	}
-	if len(jws.Signatures) != 1 {
-		return nil, newError(KindMalformed, "want exactly one signature", nil)
+	if h.Alg == nil || *h.Alg == "" {
+		return nil, newError(KindMalformed, "header has no alg", nil)
 	}
-	h := jws.Signatures[0].Header
-	if _, ok := h.ExtraHeaders["crit"]; ok {
+	if !slices.Contains(allowedAlgs, *h.Alg) {
+		return nil, newError(KindBadAlgorithm, fmt.Sprintf("algorithm %q not allowed", *h.Alg), nil)
+	}
+	if h.Crit != nil {
 		return nil, newError(KindMalformed, "crit header not supported", nil)
 	}
-	claims, err := decodeClaims(jws.UnsafePayloadWithoutVerification())
+	payload, err := base64.RawURLEncoding.DecodeString(p64)
+	if err != nil {
+		return nil, newError(KindMalformed, "decode payload", err)
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(s64)
+	if err != nil || len(sig) == 0 {
+		return nil, newError(KindMalformed, "decode signature", err)
+	}
+	claims, err := decodeClaims(payload)
 	if err != nil {
 		return nil, newError(KindMalformed, "decode claims", err)
 	}
-	return &token{jws: jws, alg: h.Algorithm, kid: h.KeyID, claims: claims}, nil
+	tok := &token{alg: *h.Alg, signed: raw[:len(h64)+1+len(p64)], sig: sig, claims: claims}
+	if h.Kid != nil {
+		tok.kid = *h.Kid
+	}
+	return tok, nil
+}
+
+// decodeSegment decodes one base64url segment holding a JSON object.
+func decodeSegment(seg string, v any) error {
+	b, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		return err
+	}
+	if len(b) == 0 || b[0] != '{' {
+		return errors.New("not a json object")
+	}
+	return json.Unmarshal(b, v)
+}
+
+// verifySignature checks tok's signature with key, which fits tok.alg.
+func (tok *token) verifySignature(key crypto.PublicKey) bool {
+	var hash crypto.Hash
+	switch tok.alg {
+	case "RS256", "ES256":
+		hash = crypto.SHA256
+	case "RS384", "ES384":
+		hash = crypto.SHA384
+	case "RS512", "ES512":
+		hash = crypto.SHA512
+	default:
+		return false
+	}
+	h := hash.New()
+	_, _ = io.WriteString(h, tok.signed)
+	digest := h.Sum(nil)
+	switch k := key.(type) {
+	case *rsa.PublicKey:
+		return rsa.VerifyPKCS1v15(k, hash, digest, tok.sig) == nil
+	case *ecdsa.PublicKey:
+		// JWS ECDSA signatures are R || S, each the curve's byte size (RFC 7518 3.4).
+		size := (k.Curve.Params().BitSize + 7) / 8
+		if len(tok.sig) != 2*size {
+			return false
+		}
+		r := new(big.Int).SetBytes(tok.sig[:size])
+		s := new(big.Int).SetBytes(tok.sig[size:])
+		return ecdsa.Verify(k, digest, r, s)
+	}
+	return false
 }
 
 // decodeClaims decodes a JSON object, numbers kept as json.Number.

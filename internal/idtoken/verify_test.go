@@ -45,6 +45,12 @@ func (c *clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
 // newVerifier trusts p (with clientID) over its own client.
 func newVerifier(t *testing.T, p *oidctest.Provider, now func() time.Time, mod ...func(*idtoken.Options)) *idtoken.Verifier {
 	t.Helper()
