@@ -39,7 +39,7 @@ func (b *Backend) CreateBucket(ctx context.Context, name string) error {
 		return errors.New("fsbackend: empty bucket name")
 	}
 	created := b.now().UnixNano()
-	err := b.commit.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := b.commit.do(ctx, func(ctx context.Context, tx querier) error {
 		err := bucketExists(ctx, tx, name)
 		if err == nil {
 			return fmt.Errorf("fsbackend: bucket %q: %w", name, s3gw.ErrBucketAlreadyOwnedByYou)
@@ -60,7 +60,7 @@ func (b *Backend) CreateBucket(ctx context.Context, name string) error {
 // alive: they are aborted with it.
 func (b *Backend) DeleteBucket(ctx context.Context, name string) error {
 	var parts []string
-	err := b.commit.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := b.commit.do(ctx, func(ctx context.Context, tx querier) error {
 		parts = nil
 		if err := bucketExists(ctx, tx, name); err != nil {
 			return err
@@ -92,7 +92,7 @@ func (b *Backend) DeleteBucket(ctx context.Context, name string) error {
 }
 
 // deleteParts runs a DELETE ... RETURNING file and collects the files.
-func deleteParts(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
+func deleteParts(ctx context.Context, tx querier, query string, args ...any) ([]string, error) {
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err

@@ -17,7 +17,6 @@ package fsbackend
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -46,8 +45,8 @@ type Backend struct {
 	root   string
 	now    func() time.Time
 	log    *slog.Logger
-	rdb    *sql.DB // readers (WAL allows many)
-	wdb    *sql.DB // the single writer connection, used by the committer
+	rdb    *stmtDB // readers (WAL allows many)
+	wdb    *stmtDB // the single writer connection, used by the committer
 	commit *committer
 	lock   *os.File
 	bufs   sync.Pool // *[]byte of copyBufSize

@@ -56,6 +56,22 @@ CREATE TABLE IF NOT EXISTS parts (
 PRAGMA user_version = 1;
 `
 
+// The statements of the write path, prepared on the writer connection when the index
+// opens (inside a transaction the only connection is taken, so nothing can be prepared
+// there); other statements in a transaction run unprepared.
+const (
+	qSavepoint    = `SAVEPOINT op`
+	qRollbackTo   = `ROLLBACK TO op`
+	qRelease      = `RELEASE op`
+	qBucketExists = `SELECT 1 FROM buckets WHERE name = ?`
+	qObjectFiles  = `SELECT files FROM objects WHERE bucket = ? AND key = ?`
+	qDeleteObject = `DELETE FROM objects WHERE bucket = ? AND key = ? RETURNING files`
+	qPutObject    = `INSERT OR REPLACE INTO objects (bucket, key, size, etag, modified, parts, meta, files, data)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+var writeQueries = []string{qSavepoint, qRollbackTo, qRelease, qBucketExists, qObjectFiles, qDeleteObject, qPutObject}
+
 // open opens the index: one writer connection (synchronous=FULL: a commit is on disk
 // when it returns) and a pool of readers.
 func (b *Backend) open(ctx context.Context) error {
@@ -71,22 +87,29 @@ func (b *Backend) open(ctx context.Context) error {
 		"&_pragma=busy_timeout(10000)" +
 		"&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(FULL)"
-	b.wdb, err = sql.Open("sqlite", dsn)
+	wdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return fmt.Errorf("fsbackend: open index: %w", err)
 	}
-	b.wdb.SetMaxOpenConns(1)
-	b.wdb.SetMaxIdleConns(1)
-	b.wdb.SetConnMaxLifetime(0)
-	if _, err := b.wdb.ExecContext(ctx, schema); err != nil {
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	b.wdb = newStmtDB(wdb)
+	if _, err := wdb.ExecContext(ctx, schema); err != nil {
 		return fmt.Errorf("fsbackend: index schema: %w", err)
 	}
-	b.rdb, err = sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	for _, q := range writeQueries {
+		if _, err := b.wdb.stmt(ctx, q); err != nil {
+			return fmt.Errorf("fsbackend: prepare %q: %w", q, err)
+		}
+	}
+	rdb, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
 	if err != nil {
 		return fmt.Errorf("fsbackend: open index: %w", err)
 	}
-	b.rdb.SetMaxOpenConns(8)
-	b.rdb.SetMaxIdleConns(8)
+	rdb.SetMaxOpenConns(8)
+	rdb.SetMaxIdleConns(8)
+	b.rdb = newStmtDB(rdb)
 	b.commit = &committer{db: b.wdb}
 	return nil
 }
@@ -214,14 +237,14 @@ func decodeMeta(v string) (s3gw.Metadata, map[string]string, error) {
 // one failing operation does not undo the others), so N concurrent writers pay for one
 // WAL fsync. When done, the leader hands the lead to the first waiter of the next group.
 type committer struct {
-	db    *sql.DB
+	db    *stmtDB
 	mu    sync.Mutex
 	queue []*txOp
 	busy  bool
 }
 
 type txOp struct {
-	fn   func(ctx context.Context, tx *sql.Tx) error
+	fn   func(ctx context.Context, tx querier) error
 	err  error
 	wake chan bool // false: done, err set; true: lead the next group
 }
@@ -229,7 +252,7 @@ type txOp struct {
 // do runs fn in a transaction and returns when that transaction is durable or failed.
 // Once queued, fn runs even if ctx ends: the caller must not abandon data a commit may
 // already reference.
-func (c *committer) do(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+func (c *committer) do(ctx context.Context, fn func(ctx context.Context, tx querier) error) error {
 	op := &txOp{fn: fn, wake: make(chan bool, 1)}
 	c.mu.Lock()
 	c.queue = append(c.queue, op)
@@ -267,32 +290,34 @@ func (c *committer) run(ctx context.Context, batch []*txOp) {
 }
 
 func (c *committer) runTx(ctx context.Context, batch []*txOp) error {
-	tx, err := c.db.BeginTx(ctx, nil)
+	sqlTx, err := c.db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
+	tx := txQuerier{tx: sqlTx, s: c.db}
 	for _, op := range batch {
-		if _, err := tx.ExecContext(ctx, `SAVEPOINT op`); err != nil {
-			_ = tx.Rollback()
+		if _, err := tx.ExecContext(ctx, qSavepoint); err != nil {
+			_ = sqlTx.Rollback()
 			return err
 		}
-		op.err = op.fn(ctx, tx)
-		undo := `RELEASE op`
-		if op.err != nil {
-			undo = `ROLLBACK TO op; RELEASE op`
+		if op.err = op.fn(ctx, tx); op.err != nil {
+			if _, err := tx.ExecContext(ctx, qRollbackTo); err != nil {
+				_ = sqlTx.Rollback()
+				return err
+			}
 		}
-		if _, err := tx.ExecContext(ctx, undo); err != nil {
-			_ = tx.Rollback()
+		if _, err := tx.ExecContext(ctx, qRelease); err != nil {
+			_ = sqlTx.Rollback()
 			return err
 		}
 	}
-	return tx.Commit()
+	return sqlTx.Commit()
 }
 
 // bucketExists reports whether name exists, read through q (a tx or the reader pool).
 func bucketExists(ctx context.Context, q querier, name string) error {
 	var one int
-	err := q.QueryRowContext(ctx, `SELECT 1 FROM buckets WHERE name = ?`, name).Scan(&one)
+	err := q.QueryRowContext(ctx, qBucketExists, name).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("fsbackend: bucket %q: %w", name, s3gw.ErrNoSuchBucket)
 	}
@@ -302,7 +327,7 @@ func bucketExists(ctx context.Context, q querier, name string) error {
 	return nil
 }
 
-// querier is what *sql.DB and *sql.Tx share.
+// querier is what stmtDB and txQuerier (and *sql.DB and *sql.Tx) share.
 type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)

@@ -34,7 +34,7 @@ func (b *Backend) CreateMultipartUpload(ctx context.Context, bucket, key string,
 	_, _ = rand.Read(rnd[:])
 	id := fmt.Sprintf("%016x%s", uint64(now), hex.EncodeToString(rnd[:]))
 	m := encodeMeta(meta, nil)
-	err := b.commit.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := b.commit.do(ctx, func(ctx context.Context, tx querier) error {
 		if err := bucketExists(ctx, tx, bucket); err != nil {
 			return err
 		}
@@ -137,7 +137,7 @@ func (b *Backend) commitPart(ctx context.Context, bucket, key, uploadID string, 
 		return s3gw.PartInfo{}, fmt.Errorf("fsbackend: encode checksums: %w", err)
 	}
 	var old string
-	err = b.commit.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = b.commit.do(ctx, func(ctx context.Context, tx querier) error {
 		old = ""
 		if _, _, err := upload(ctx, tx, bucket, key, uploadID); err != nil {
 			return err
@@ -189,7 +189,7 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, bucket, key, uplo
 		garbage []string
 	)
 	modified := b.now().UnixNano()
-	err := b.commit.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := b.commit.do(ctx, func(ctx context.Context, tx querier) error {
 		var err error
 		info, garbage, err = completeTx(ctx, tx, bucket, key, uploadID, parts, modified)
 		return err
@@ -203,7 +203,7 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, bucket, key, uplo
 
 // completeTx is CompleteMultipartUpload's transaction; it returns the new object and
 // the files nothing references any more (unlisted parts, the replaced version).
-func completeTx(ctx context.Context, tx *sql.Tx, bucket, key, uploadID string, parts []s3gw.CompletedPart, modified int64) (s3gw.ObjectInfo, []string, error) {
+func completeTx(ctx context.Context, tx querier, bucket, key, uploadID string, parts []s3gw.CompletedPart, modified int64) (s3gw.ObjectInfo, []string, error) {
 	meta, _, err := upload(ctx, tx, bucket, key, uploadID)
 	if err != nil {
 		return s3gw.ObjectInfo{}, nil, err
@@ -241,7 +241,7 @@ func completeTx(ctx context.Context, tx *sql.Tx, bucket, key, uploadID string, p
 		LastModified: fromNanos(modified), Metadata: meta, PartsCount: len(parts),
 	}
 	var prev string
-	err = tx.QueryRowContext(ctx, `SELECT files FROM objects WHERE bucket = ? AND key = ?`, bucket, []byte(key)).Scan(&prev)
+	err = tx.QueryRowContext(ctx, qObjectFiles, bucket, []byte(key)).Scan(&prev)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return s3gw.ObjectInfo{}, nil, err
 	}
@@ -250,9 +250,8 @@ func completeTx(ctx context.Context, tx *sql.Tx, bucket, key, uploadID string, p
 		return s3gw.ObjectInfo{}, nil, err
 	}
 	garbage = append(garbage, segmentIDs(old)...)
-	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO objects
-		(bucket, key, size, etag, modified, parts, meta, files, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
-		bucket, []byte(key), size, info.ETag, modified, len(parts), encodeMeta(meta, nil), encodeSegments(segs)); err != nil {
+	if _, err := tx.ExecContext(ctx, qPutObject, bucket, []byte(key), size, info.ETag, modified, len(parts),
+		encodeMeta(meta, nil), encodeSegments(segs), nil); err != nil {
 		return s3gw.ObjectInfo{}, nil, err
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM parts WHERE upload_id = ?`, uploadID); err != nil {
@@ -288,7 +287,7 @@ func (b *Backend) AbortMultipartUpload(ctx context.Context, bucket, key, uploadI
 		return err
 	}
 	var files []string
-	err := b.commit.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := b.commit.do(ctx, func(ctx context.Context, tx querier) error {
 		files = nil
 		if _, _, err := upload(ctx, tx, bucket, key, uploadID); err != nil {
 			return err

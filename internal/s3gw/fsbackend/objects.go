@@ -62,14 +62,13 @@ func (b *Backend) commitObject(ctx context.Context, bucket string, info s3gw.Obj
 	segs := w.segments()
 	files := encodeSegments(segs)
 	var old []segment
-	err := b.commit.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := b.commit.do(ctx, func(ctx context.Context, tx querier) error {
 		old = nil
 		if err := bucketExists(ctx, tx, bucket); err != nil {
 			return err
 		}
 		var prev string
-		err := tx.QueryRowContext(ctx, `SELECT files FROM objects WHERE bucket = ? AND key = ?`,
-			bucket, []byte(info.Key)).Scan(&prev)
+		err := tx.QueryRowContext(ctx, qObjectFiles, bucket, []byte(info.Key)).Scan(&prev)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
@@ -81,9 +80,7 @@ func (b *Backend) commitObject(ctx context.Context, bucket string, info s3gw.Obj
 				return err
 			}
 		}
-		_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO objects
-			(bucket, key, size, etag, modified, parts, meta, files, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			bucket, []byte(info.Key), info.Size, info.ETag, info.LastModified.UnixNano(),
+		_, err = tx.ExecContext(ctx, qPutObject, bucket, []byte(info.Key), info.Size, info.ETag, info.LastModified.UnixNano(),
 			info.PartsCount, meta, files, w.inline)
 		return err
 	})
@@ -134,11 +131,10 @@ func (b *Backend) DeleteObject(ctx context.Context, bucket, key string) error {
 		return err
 	}
 	var old []segment
-	err := b.commit.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := b.commit.do(ctx, func(ctx context.Context, tx querier) error {
 		old = nil
 		var prev string
-		err := tx.QueryRowContext(ctx, `DELETE FROM objects WHERE bucket = ? AND key = ? RETURNING files`,
-			bucket, []byte(key)).Scan(&prev)
+		err := tx.QueryRowContext(ctx, qDeleteObject, bucket, []byte(key)).Scan(&prev)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
