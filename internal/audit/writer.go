@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 
 	"github.com/keyless-dev/keyless/internal/store"
@@ -135,17 +136,29 @@ func (w *Writer) Run(ctx context.Context) error {
 			w.drain()
 			return ctx.Err()
 		}
-	fill:
-		for len(batch) < w.maxBatch {
-			select {
-			case p := <-w.in:
-				batch = append(batch, p)
-			default:
-				break fill
-			}
+		batch = w.fill(batch)
+		if len(batch) > 1 && len(batch) < w.maxBatch {
+			// Others are recording too: let the callers that are about to record (already
+			// runnable) queue their events, so that they share this commit instead of
+			// paying for the next one. This costs no timer and no sleep.
+			runtime.Gosched()
+			batch = w.fill(batch)
 		}
 		w.commit(context.WithoutCancel(ctx), batch)
 	}
+}
+
+// fill adds queued events to batch, without waiting, up to maxBatch.
+func (w *Writer) fill(batch []*pending) []*pending {
+	for len(batch) < w.maxBatch {
+		select {
+		case p := <-w.in:
+			batch = append(batch, p)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // drain commits whatever is queued when the writer stops, so that callers waiting on

@@ -33,7 +33,7 @@ func (c *countingStore) AppendAudit(ctx context.Context, evs []store.AuditEvent)
 	return c.DB.AppendAudit(ctx, evs)
 }
 
-func newWriter(t *testing.T) (*Writer, *countingStore, string, context.CancelFunc) {
+func newWriter(t testing.TB) (*Writer, *countingStore, string, context.CancelFunc) {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "keyless.db"))

@@ -9,8 +9,15 @@ import (
 	"github.com/keyless-dev/keyless/internal/store"
 )
 
-// AppendAudit stores events in one transaction; an event whose id is already stored is
-// skipped, so a retried batch does not duplicate events.
+// auditRowsPerInsert is how many events one INSERT statement carries (9 parameters
+// each, well under SQLite's limit of 32766).
+const auditRowsPerInsert = 64
+
+// AppendAudit stores events in one transaction, up to auditRowsPerInsert rows per INSERT
+// statement; an event whose id is already stored is skipped, so a retried batch does not
+// duplicate events. The transaction commits in WAL mode with synchronous=NORMAL: a
+// committed batch survives a crash of the process but not necessarily a power loss; the
+// audit writer makes events durable by syncing its JSON-lines file (package audit).
 func (s *DB) AppendAudit(ctx context.Context, events []store.AuditEvent) error {
 	if len(events) == 0 {
 		return nil
@@ -28,23 +35,43 @@ func (s *DB) AppendAudit(ctx context.Context, events []store.AuditEvent) error {
 		return fmt.Errorf("sqlite: append audit: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	stmt, err := tx.PrepareContext(ctx, `
-INSERT INTO audit_events (event_id, event_time, name, source, role, subject, session_id, decision, data)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`)
-	if err != nil {
-		return fmt.Errorf("sqlite: append audit: %w", err)
-	}
-	defer stmt.Close()
-	for _, e := range events {
-		if _, err := stmt.ExecContext(ctx, e.ID, store.Micros(e.Time), e.Name, e.Source, e.Role,
-			e.Subject, e.SessionID, e.Decision, string(e.Data)); err != nil {
-			return fmt.Errorf("sqlite: append audit event %s: %w", e.ID, err)
+	args := make([]any, 0, 9*min(len(events), auditRowsPerInsert))
+	for len(events) > 0 {
+		n := min(len(events), auditRowsPerInsert)
+		args = args[:0]
+		for _, e := range events[:n] {
+			args = append(args, e.ID, store.Micros(e.Time), e.Name, e.Source, e.Role,
+				e.Subject, e.SessionID, e.Decision, string(e.Data))
 		}
+		if _, err := tx.ExecContext(ctx, insertAuditSQL(n), args...); err != nil {
+			return fmt.Errorf("sqlite: append %d audit events from %s: %w", n, events[0].ID, err)
+		}
+		events = events[n:]
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: append audit: %w", err)
 	}
 	return nil
+}
+
+// insertAuditSQL is the INSERT of n audit events.
+func insertAuditSQL(n int) string {
+	const (
+		head = `INSERT INTO audit_events (event_id, event_time, name, source, role, subject, session_id, decision, data) VALUES `
+		row  = `(?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		tail = ` ON CONFLICT (event_id) DO NOTHING`
+	)
+	var b strings.Builder
+	b.Grow(len(head) + n*(len(row)+2) + len(tail))
+	b.WriteString(head)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	b.WriteString(tail)
+	return b.String()
 }
 
 // QueryAudit returns the events matching q, oldest first.
