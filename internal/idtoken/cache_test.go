@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"errors"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -340,5 +341,24 @@ func TestAVerifiedTokenIsRememberedButNeverPastItsTimeChecks(t *testing.T) {
 		if err == nil && (id == first) != s.wantShared {
 			t.Errorf("%s: answered from the cache = %v, want %v", s.name, id == first, s.wantShared)
 		}
+	}
+}
+
+func TestConditionKeysOfAVerifiedIdentityAreComputedOnce(t *testing.T) {
+	t.Parallel()
+	p := oidctest.New(t, oidctest.WithTLS())
+	v := newVerifier(t, p, func() time.Time { return t0 })
+	id, err := v.Verify(t.Context(), p.Sign(p.Claims(t0, clientID, "s")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, awsOnly := range []bool{false, true} {
+		a, b := id.ConditionKeys(awsOnly), id.ConditionKeys(awsOnly)
+		if reflect.ValueOf(a).UnsafePointer() != reflect.ValueOf(b).UnsafePointer() {
+			t.Errorf("awsCompatibleOnly=%v: two calls built two maps", awsOnly)
+		}
+	}
+	if reflect.ValueOf(id.ConditionKeys(false)).UnsafePointer() == reflect.ValueOf(id.ConditionKeys(true)).UnsafePointer() {
+		t.Error("both kinds of keys share one map")
 	}
 }

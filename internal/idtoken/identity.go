@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,7 +33,13 @@ type Identity struct {
 	JTI           string
 	// Claims holds every claim, numbers as json.Number.
 	Claims map[string]any
+
+	// keys memoizes ConditionKeys (indexed by awsCompatibleOnly) for identities made
+	// by Verify, which may be answered many times from the verified-token cache.
+	keys *keysMemo
 }
+
+type keysMemo [2]atomic.Pointer[map[string]ConditionValue]
 
 // checkClaims checks the time claims, the audience and sub, after the
 // signature has been verified.
@@ -50,7 +57,7 @@ func (v *Verifier) checkClaims(p *provider, tok *token) (*Identity, error) {
 		return nil, &Error{Kind: KindExpired, Now: now, Expiry: exp,
 			Detail: fmt.Sprintf("exp %d is before now %d minus leeway", exp.Unix(), now.Unix())}
 	}
-	id := &Identity{Expiry: exp, Claims: c, KeyID: tok.kid, Algorithm: tok.alg}
+	id := &Identity{Expiry: exp, Claims: c, KeyID: tok.kid, Algorithm: tok.alg, keys: &keysMemo{}}
 	for _, tc := range []struct {
 		name string
 		dst  *time.Time
@@ -132,8 +139,25 @@ const tagsClaim = "https://aws.amazon.com/tags"
 // (AWSProvidesKey); otherwise every other claim: strings as they are,
 // booleans "true"/"false", numbers as their JSON text, arrays multi-valued
 // (their object or array elements skipped). Objects and nulls are skipped,
-// and so is the session-tags claim.
+// and so is the session-tags claim. The map and its values are computed once per
+// identity and shared: callers must not modify them.
 func (id *Identity) ConditionKeys(awsCompatibleOnly bool) map[string]ConditionValue {
+	if id.keys == nil {
+		return id.conditionKeys(awsCompatibleOnly)
+	}
+	i := 0
+	if awsCompatibleOnly {
+		i = 1
+	}
+	if m := id.keys[i].Load(); m != nil {
+		return *m
+	}
+	m := id.conditionKeys(awsCompatibleOnly)
+	id.keys[i].Store(&m)
+	return m
+}
+
+func (id *Identity) conditionKeys(awsCompatibleOnly bool) map[string]ConditionValue {
 	prefix := id.ProviderHost + ":"
 	keys := map[string]ConditionValue{
 		prefix + "aud": {Values: []string{id.Audience}},
