@@ -35,6 +35,7 @@ var rank = map[string]int{
 	"internal/server":          4,
 	"internal/client":          4,
 	"internal/demo":            5,
+	"internal/cluster":         5,
 }
 
 type pkg struct {
