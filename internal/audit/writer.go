@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -80,18 +79,19 @@ func NewWriter(opts WriterOptions) (*Writer, error) {
 
 // Record marshals e (on the caller's goroutine) and waits until its batch is committed.
 func (w *Writer) Record(ctx context.Context, e *Event) error {
-	line, err := json.Marshal(e)
+	line, err := e.AppendJSON(make([]byte, 0, 2048))
 	if err != nil {
 		return fmt.Errorf("marshalling audit event: %w", err)
 	}
+	line = append(line, '\n')
 	decision := store.DecisionAllow
 	if e.ErrorCode != "" || (e.Keyless.Decision != nil && e.Keyless.Decision.Effect == Deny) {
 		decision = store.DecisionDeny
 	}
 	p := &pending{
 		ev: store.AuditEvent{ID: e.EventID, Time: e.time, Name: e.EventName, Source: e.EventSource,
-			Role: e.role, Subject: e.subject, SessionID: e.Keyless.SessionID, Decision: decision, Data: line},
-		line: append(line, '\n'),
+			Role: e.role, Subject: e.subject, SessionID: e.Keyless.SessionID, Decision: decision, Data: line[:len(line)-1]},
+		line: line,
 		done: make(chan error, 1),
 	}
 	select {
