@@ -108,7 +108,10 @@ func rangeTotal(v string) (int64, bool) {
 		return 0, false
 	}
 	n, err := strconv.ParseInt(total, 10, 64)
-	return n, err == nil && n >= 0
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return n, true
 }
 
 // HeadObject returns bucket/key's metadata. A HEAD's 404 has no body to tell a missing
