@@ -194,6 +194,46 @@ func TestBackendMethodsAgainstAnUpstreamKeylessd(t *testing.T) {
 				t.Fatalf("stored %d bytes, want %d", len(data), len(body))
 			}
 		}},
+		{"PutObject of unknown length longer than a part becomes a multipart object holding the whole body", func(t *testing.T, ctx context.Context, bucket string) {
+			body := bytes.Repeat([]byte("0123456789abcdef"), 20<<16) // 20 MiB: parts of 8, 8 and 4 MiB
+			pr, pw := io.Pipe()
+			go func() { _, err := io.Copy(pw, bytes.NewReader(body)); pw.CloseWithError(err) }()
+			sum := md5.Sum(body)
+			info, err := b.PutObject(ctx, bucket, "long", pr, s3gw.PutOptions{Size: -1, ContentMD5: sum[:], Metadata: meta})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Size != int64(len(body)) || info.PartsCount != 3 || !strings.HasSuffix(info.ETag, "-3") {
+				t.Errorf("PutObject info size %d etag %s parts %d, want %d bytes in 3 parts", info.Size, info.ETag, info.PartsCount, len(body))
+			}
+			gi, data := get(t, b, bucket, "long", nil)
+			if data != string(body) {
+				t.Fatalf("stored %d bytes, want the %d sent", len(data), len(body))
+			}
+			if diff := cmp.Diff(meta, gi.Metadata); diff != "" {
+				t.Errorf("metadata (-want +got):\n%s", diff)
+			}
+			ups, err := b.ListMultipartUploads(ctx, bucket, s3gw.UploadsQuery{MaxUploads: 10})
+			if err != nil || len(ups.Uploads) != 0 {
+				t.Fatalf("uploads left behind: %+v, %v", ups, err)
+			}
+		}},
+		{"PutObject of unknown length with a wrong Content-MD5 is ErrBadDigest, short or long", func(t *testing.T, ctx context.Context, bucket string) {
+			wrong := md5.Sum([]byte("other"))
+			for _, n := range []int{10, 9 << 20} {
+				_, err := b.PutObject(ctx, bucket, "k", bytes.NewReader(make([]byte, n)), s3gw.PutOptions{Size: -1, ContentMD5: wrong[:]})
+				wantErr(t, err, s3gw.ErrBadDigest)
+			}
+			_, err := b.HeadObject(ctx, bucket, "k")
+			wantErr(t, err, s3gw.ErrNoSuchKey)
+		}},
+		{"PutObject of unknown length with IfNoneMatch over an existing object is ErrPreconditionFailed", func(t *testing.T, ctx context.Context, bucket string) {
+			put(t, b, bucket, "k", "first", s3gw.Metadata{})
+			for _, n := range []int{10, 9 << 20} {
+				_, err := b.PutObject(ctx, bucket, "k", bytes.NewReader(make([]byte, n)), s3gw.PutOptions{Size: -1, IfNoneMatch: true})
+				wantErr(t, err, s3gw.ErrPreconditionFailed)
+			}
+		}},
 		{"PutObject returns the checksums the gateway verified", func(t *testing.T, ctx context.Context, bucket string) {
 			sums := map[string]string{"CRC32": "AAAAAA=="}
 			info, err := b.PutObject(ctx, bucket, "k", strings.NewReader("v"), s3gw.PutOptions{Size: 1, Checksums: func() map[string]string { return sums }})

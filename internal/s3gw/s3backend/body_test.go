@@ -39,6 +39,12 @@ func TestBodiesThatFailCommitNothingUpstream(t *testing.T) {
 		"a body of unknown length failing verification at its end": {func() io.Reader {
 			return &failingReader{r: strings.NewReader(large), err: errVerification}
 		}, -1, errVerification},
+		"a body of unknown length longer than a part failing verification at its end": {func() io.Reader {
+			return &failingReader{r: strings.NewReader(strings.Repeat(large, 4)), err: errVerification}
+		}, -1, errVerification},
+		"a body of unknown length failing in its second part": {func() io.Reader {
+			return io.MultiReader(strings.NewReader(strings.Repeat(large, 3)), iotest.ErrReader(errVerification))
+		}, -1, errVerification},
 		"a body failing mid-way": {func() io.Reader {
 			return io.MultiReader(strings.NewReader(large[:1<<20]), iotest.ErrReader(errVerification))
 		}, int64(len(large)), errVerification},
@@ -53,6 +59,10 @@ func TestBodiesThatFailCommitNothingUpstream(t *testing.T) {
 			wantErr(t, err, bd.want)
 			_, err = b.HeadObject(t.Context(), bucket, "new")
 			wantErr(t, err, s3gw.ErrNoSuchKey)
+			ups, err := b.ListMultipartUploads(t.Context(), bucket, s3gw.UploadsQuery{MaxUploads: 10})
+			if err != nil || len(ups.Uploads) != 0 {
+				t.Fatalf("uploads left behind: %+v, %v", ups, err)
+			}
 		})
 		t.Run("PutObject of "+name+" over an object leaves the old one", func(t *testing.T) {
 			t.Parallel()

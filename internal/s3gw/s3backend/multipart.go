@@ -133,23 +133,7 @@ func (b *Backend) UploadPartCopy(ctx context.Context, bucket, key, uploadID stri
 
 // CompleteMultipartUpload assembles the parts on the upstream.
 func (b *Backend) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []s3gw.CompletedPart) (s3gw.ObjectInfo, error) {
-	cp := make([]types.CompletedPart, len(parts))
-	for i, p := range parts {
-		tag := p.ETag
-		if len(tag) < 2 || tag[0] != '"' {
-			tag = strconv.Quote(tag)
-		}
-		cp[i] = types.CompletedPart{PartNumber: aws.Int32(int32(p.Number)), ETag: aws.String(tag)}
-	}
-	out, err := b.s3.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
-		Bucket: aws.String(bucket), Key: aws.String(key), UploadId: aws.String(uploadID),
-		MultipartUpload: &types.CompletedMultipartUpload{Parts: cp},
-	})
-	if err != nil {
-		return s3gw.ObjectInfo{}, mapError("complete multipart upload", err, nil)
-	}
-	tag := etag(out.ETag)
-	return s3gw.ObjectInfo{Key: key, ETag: tag, PartsCount: partsCount(tag), LastModified: b.now().UTC()}, nil
+	return b.complete(ctx, bucket, key, uploadID, parts, false)
 }
 
 // AbortMultipartUpload discards an upload and its parts on the upstream.

@@ -32,6 +32,9 @@ func (b *Backend) PutObject(ctx context.Context, bucket, key string, body io.Rea
 	if err := checkMD5Len(opts.ContentMD5); err != nil {
 		return s3gw.ObjectInfo{}, err
 	}
+	if opts.Size < 0 {
+		return b.putUnknownLength(ctx, bucket, key, body, opts)
+	}
 	m := opts.Metadata
 	g := newGuard(body, opts.Size)
 	in := &s3.PutObjectInput{
@@ -39,10 +42,7 @@ func (b *Backend) PutObject(ctx context.Context, bucket, key string, body io.Rea
 		ContentType: str(m.ContentType), ContentEncoding: str(m.ContentEncoding),
 		ContentDisposition: str(m.ContentDisposition), ContentLanguage: str(m.ContentLanguage),
 		CacheControl: str(m.CacheControl), Expires: httpTime(m.Expires), Metadata: m.User,
-		ContentMD5: b64(opts.ContentMD5),
-	}
-	if opts.Size >= 0 {
-		in.ContentLength = aws.Int64(opts.Size)
+		ContentMD5: b64(opts.ContentMD5), ContentLength: aws.Int64(opts.Size),
 	}
 	if opts.IfNoneMatch {
 		in.IfNoneMatch = aws.String("*")
