@@ -122,44 +122,55 @@ func (b *Backend) writeFile(ctx context.Context, body io.Reader, size int64, wan
 }
 
 // fill copies body into f and checks its length (when size >= 0) and MD5 (when wantMD5
-// is set). Two stages overlap: this goroutine reads and hashes one buffer while a
-// writer goroutine writes the previous one and starts its writeback early, so a large
-// body costs about max(read+MD5, write) plus a short final fsync. At most fillDepth
-// pooled buffers are in use. Only io.EOF ends a body; any other Read error
-// (io.ErrUnexpectedEOF included) fails the write.
+// is set). Three stages overlap, each in order: a reader goroutine reads the body (with
+// the gateway's own verification: chunk signatures, payload hash) into a buffer, this
+// goroutine hashes it, and a writer goroutine writes it and starts its writeback early;
+// so a large body costs about its slowest stage (MD5, on one core) plus a short final
+// fsync. At most fillDepth pooled buffers are in use. Only io.EOF ends a body; any other
+// Read error (io.ErrUnexpectedEOF included) fails the write.
 func (b *Backend) fill(ctx context.Context, f *os.File, body io.Reader, size int64, wantMD5 []byte) (writeResult, error) {
 	if size >= 0 {
 		body = io.LimitReader(body, size+1)
 	}
 	free := make(chan *[]byte, fillDepth)
-	full := make(chan chunk, fillDepth)
+	read := make(chan chunk, fillDepth)
+	hashed := make(chan chunk, fillDepth)
 	for range fillDepth {
 		free <- b.bufs.Get().(*[]byte)
 	}
-	var failed atomic.Bool
+	var stop atomic.Bool // set on any failure: the reader stops after its current Read
+	go readChunks(body, free, read, &stop)
 	werr := make(chan error, 1)
-	go func() { werr <- drain(f, full, free, &failed) }()
+	go func() { werr <- drain(f, hashed, free, &stop) }()
 
 	h := md5.New()
-	var total int64
-	var err error
-	for err == nil && !failed.Load() {
-		if err = ctx.Err(); err != nil {
-			break
+	var (
+		total int64
+		err   error
+		done  bool
+	)
+	for c := range read { // until the reader has stopped: it must not outlive fill
+		if err == nil && !done {
+			if err = ctx.Err(); err == nil {
+				h.Write((*c.bp)[:c.n])
+				total += int64(c.n)
+				switch {
+				case c.err == io.EOF:
+					done = true
+				case c.err != nil:
+					err = fmt.Errorf("read body: %w", c.err)
+				}
+			}
+			if err != nil {
+				stop.Store(true)
+				c.n = 0
+			}
+			hashed <- c
+			continue
 		}
-		bp := <-free
-		n, rerr := readFull(body, *bp)
-		h.Write((*bp)[:n])
-		total += int64(n)
-		full <- chunk{bp: bp, n: n}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			err = fmt.Errorf("read body: %w", rerr)
-		}
+		free <- c.bp
 	}
-	close(full)
+	close(hashed)
 	if werr := <-werr; err == nil {
 		err = werr
 	}
@@ -177,18 +188,33 @@ func (b *Backend) fill(ctx context.Context, f *os.File, body io.Reader, size int
 }
 
 const (
-	fillDepth      = 3       // buffers per write in flight
+	fillDepth      = 4       // buffers per write in flight
 	writebackEvery = 4 << 20 // start writeback of each 4 MiB written
 )
 
+// readChunks reads body into free buffers and passes them on in order, until EOF, an
+// error or stop; then it closes read.
+func readChunks(body io.Reader, free <-chan *[]byte, read chan<- chunk, stop *atomic.Bool) {
+	defer close(read)
+	for !stop.Load() {
+		bp := <-free
+		n, err := readFull(body, *bp)
+		read <- chunk{bp: bp, n: n, err: err}
+		if err != nil {
+			return
+		}
+	}
+}
+
 type chunk struct {
-	bp *[]byte
-	n  int
+	bp  *[]byte
+	n   int
+	err error // the Read error that ended this chunk (io.EOF at the end)
 }
 
 // drain writes chunks to f in order and hands their buffers back. After a write error
 // it keeps taking chunks (discarding them) so the reader never blocks.
-func drain(f *os.File, full <-chan chunk, free chan<- *[]byte, failed *atomic.Bool) error {
+func drain(f *os.File, full <-chan chunk, free chan<- *[]byte, stop *atomic.Bool) error {
 	var (
 		err          error
 		off, started int64
@@ -196,7 +222,7 @@ func drain(f *os.File, full <-chan chunk, free chan<- *[]byte, failed *atomic.Bo
 	for c := range full {
 		if err == nil && c.n > 0 {
 			if _, err = f.Write((*c.bp)[:c.n]); err != nil {
-				failed.Store(true)
+				stop.Store(true)
 			}
 			off += int64(c.n)
 			if off-started >= writebackEvery {
