@@ -1,6 +1,11 @@
 package fsbackend
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -55,4 +60,45 @@ func FuzzDecodeSegments(f *testing.F) {
 			t.Fatalf("re-decode: %v, %d vs %d", err, len(again), len(segs))
 		}
 	})
+}
+
+func TestGroupCommitIsolatesFailures(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := openAt(t, filepath.Join(t.TempDir(), "objects"))
+	errOdd := errors.New("odd")
+	const n = 64
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			err := b.commit.do(ctx, func(ctx context.Context, tx querier) error {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO buckets (name, created) VALUES (?, 0)`, fmt.Sprintf("b%02d", i)); err != nil {
+					return err
+				}
+				if i%2 == 1 {
+					return errOdd // after its insert: the savepoint must undo it, and only it
+				}
+				return nil
+			})
+			if want := i%2 == 1; errors.Is(err, errOdd) != want {
+				t.Errorf("op %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	got, err := b.ListBuckets(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, bi := range got {
+		names = append(names, bi.Name)
+	}
+	var want []string
+	for i := 0; i < n; i += 2 {
+		want = append(want, fmt.Sprintf("b%02d", i))
+	}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Errorf("committed buckets (-want +got):\n%s", diff)
+	}
 }
