@@ -1,7 +1,6 @@
 package idtoken
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
@@ -9,7 +8,6 @@ import (
 	_ "crypto/sha512" // registers crypto.SHA384, crypto.SHA512
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -36,16 +34,6 @@ type token struct {
 	claims map[string]any
 }
 
-// header holds the JOSE header parameters we read. alg and kid must be
-// strings; crit makes the token unacceptable (we understand no
-// extension); jku, x5u, x5c and jwk are never used to find a key, so
-// they are not read at all.
-type header struct {
-	Alg  *string         `json:"alg"`
-	Kid  *string         `json:"kid"`
-	Crit json.RawMessage `json:"crit"`
-}
-
 // parseToken parses raw as a compact JWS (three base64url parts without
 // padding) whose header is a JSON object and whose payload is a JSON
 // object. Only the header parameters alg and kid are honoured; crit is
@@ -59,18 +47,9 @@ func parseToken(raw string) (*token, error) {
 	if !ok1 || !ok2 || strings.IndexByte(s64, '.') >= 0 {
 		return nil, newError(KindMalformed, "not a compact JWS", nil)
 	}
-	var h header
-	if err := decodeSegment(h64, &h); err != nil {
-		return nil, newError(KindMalformed, "decode header", err)
-	}
-	if h.Alg == nil || *h.Alg == "" {
-		return nil, newError(KindMalformed, "header has no alg", nil)
-	}
-	if !slices.Contains(allowedAlgs, *h.Alg) {
-		return nil, newError(KindBadAlgorithm, fmt.Sprintf("algorithm %q not allowed", *h.Alg), nil)
-	}
-	if h.Crit != nil {
-		return nil, newError(KindMalformed, "crit header not supported", nil)
+	alg, kid, err := parseHeader(h64)
+	if err != nil {
+		return nil, err
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(p64)
 	if err != nil {
@@ -84,23 +63,43 @@ func parseToken(raw string) (*token, error) {
 	if err != nil {
 		return nil, newError(KindMalformed, "decode claims", err)
 	}
-	tok := &token{alg: *h.Alg, signed: raw[:len(h64)+1+len(p64)], sig: sig, claims: claims}
-	if h.Kid != nil {
-		tok.kid = *h.Kid
+	return &token{alg: alg, kid: kid, signed: raw[:len(h64)+1+len(p64)], sig: sig, claims: claims}, nil
+}
+
+// parseHeader decodes the JOSE header (a JSON object; parameter names are case
+// sensitive) and returns alg, which must be a string on the allowlist, and kid, a
+// string when present. A crit parameter makes the token unacceptable: we understand no
+// extension. jku, x5u, x5c and jwk are never used to find a key, so they are not read.
+func parseHeader(h64 string) (alg, kid string, err error) {
+	h, err := decodeSegment(h64)
+	if err != nil {
+		return "", "", newError(KindMalformed, "decode header", err)
 	}
-	return tok, nil
+	alg, ok := h["alg"].(string)
+	if !ok || alg == "" {
+		return "", "", newError(KindMalformed, "header has no alg string", nil)
+	}
+	if !slices.Contains(allowedAlgs, alg) {
+		return "", "", newError(KindBadAlgorithm, fmt.Sprintf("algorithm %q not allowed", alg), nil)
+	}
+	if _, ok := h["crit"]; ok {
+		return "", "", newError(KindMalformed, "crit header not supported", nil)
+	}
+	if v, ok := h["kid"]; ok && v != nil {
+		if kid, ok = v.(string); !ok {
+			return "", "", newError(KindMalformed, "kid is not a string", nil)
+		}
+	}
+	return alg, kid, nil
 }
 
 // decodeSegment decodes one base64url segment holding a JSON object.
-func decodeSegment(seg string, v any) error {
+func decodeSegment(seg string) (map[string]any, error) {
 	b, err := base64.RawURLEncoding.DecodeString(seg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if len(b) == 0 || b[0] != '{' {
-		return errors.New("not a json object")
-	}
-	return json.Unmarshal(b, v)
+	return decodeClaims(b)
 }
 
 // verifySignature checks tok's signature with key, which fits tok.alg.
@@ -133,23 +132,6 @@ func (tok *token) verifySignature(key crypto.PublicKey) bool {
 		return ecdsa.Verify(k, digest, r, s)
 	}
 	return false
-}
-
-// decodeClaims decodes a JSON object, numbers kept as json.Number.
-func decodeClaims(payload []byte) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.UseNumber()
-	var claims map[string]any
-	if err := dec.Decode(&claims); err != nil {
-		return nil, err
-	}
-	if claims == nil {
-		return nil, errors.New("claims are not a json object")
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("trailing data after claims")
-	}
-	return claims, nil
 }
 
 // stringClaim returns claim name as a string; absent is ("", false, nil).

@@ -46,8 +46,8 @@ func FuzzParseToken(f *testing.F) {
 		if tok.claims == nil {
 			t.Fatal("accepted without claims")
 		}
-		var hdr map[string]any
-		if err := decodeSegment(raw[:strings.IndexByte(raw, '.')], &hdr); err != nil {
+		hdr, err := decodeSegment(raw[:strings.IndexByte(raw, '.')])
+		if err != nil {
 			t.Fatalf("accepted a header that is not a JSON object: %v", err)
 		}
 		if _, ok := hdr["crit"]; ok {
@@ -113,4 +113,42 @@ func FuzzClaims(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseTokenChecksTheHeaderStrictly(t *testing.T) {
+	t.Parallel()
+	claims := b64(`{"iss":"https://i.example.com","sub":"s"}`)
+	tests := []struct {
+		name    string
+		raw     string
+		want    Kind // 0: accepted
+		wantKid string
+	}{
+		{"alg and kid are read", b64(`{"alg":"RS256","kid":"k","typ":"JWT"}`) + "." + claims + ".c2ln", 0, "k"},
+		{"jku, x5u, x5c and jwk are ignored", b64(`{"alg":"ES256","kid":"k","jku":"https://evil","x5u":"https://evil","x5c":["MIIB"],"jwk":{"kty":"EC"}}`) + "." + claims + ".c2ln", 0, "k"},
+		{"no kid is left to the key lookup", b64(`{"alg":"RS256"}`) + "." + claims + ".c2ln", 0, ""},
+		{"parameter names are case sensitive", b64(`{"ALG":"RS256","kid":"k"}`) + "." + claims + ".c2ln", KindMalformed, ""},
+		{"an alg that is not a string is malformed", b64(`{"alg":256,"kid":"k"}`) + "." + claims + ".c2ln", KindMalformed, ""},
+		{"a kid that is not a string is malformed", b64(`{"alg":"RS256","kid":7}`) + "." + claims + ".c2ln", KindMalformed, ""},
+		{"crit is refused", b64(`{"alg":"RS256","kid":"k","crit":["exp"],"exp":1}`) + "." + claims + ".c2ln", KindMalformed, ""},
+		{"none is not allowed", b64(`{"alg":"none"}`) + "." + claims + ".", KindBadAlgorithm, ""},
+		{"PS256 is not allowed", b64(`{"alg":"PS256","kid":"k"}`) + "." + claims + ".c2ln", KindBadAlgorithm, ""},
+		{"padded base64 is malformed", b64(`{"alg":"RS256","kid":"k"}`) + "=." + claims + ".c2ln", KindMalformed, ""},
+		{"standard base64 is malformed", b64(`{"alg":"RS256","kid":"k"}`) + "." + claims + ".c2l+", KindMalformed, ""},
+		{"an empty signature is malformed", b64(`{"alg":"RS256","kid":"k"}`) + "." + claims + ".", KindMalformed, ""},
+		{"a header that is an array is malformed", b64(`["alg","RS256"]`) + "." + claims + ".c2ln", KindMalformed, ""},
+		{"four parts are malformed", b64(`{"alg":"RS256"}`) + "." + claims + ".c2ln.c2ln", KindMalformed, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tok, err := parseToken(tc.raw)
+			if got := KindOf(err); got != tc.want {
+				t.Fatalf("kind = %v (%v), want %v", got, err, tc.want)
+			}
+			if err == nil && tok.kid != tc.wantKid {
+				t.Errorf("kid = %q, want %q", tok.kid, tc.wantKid)
+			}
+		})
+	}
 }
