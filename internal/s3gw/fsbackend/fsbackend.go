@@ -1,17 +1,19 @@
 // Package fsbackend is keyless's embedded object store: an s3gw.Backend on a local
-// directory.
+// directory. docs/fsbackend.md describes the design and its guarantees.
 //
 // Keys are never turned into file paths. Object data lives in files named by a random
-// 128-bit id (root/data/<2 hex>/<32 hex>); the key -> files mapping, bucket list,
-// multipart uploads and parts live in one SQLite index (root/index.db, modernc.org/sqlite,
-// WAL, synchronous=FULL), where keys are BLOBs so that ORDER BY key is binary order.
+// 128-bit id (root/data/<2 hex>/<32 hex>), or, for objects of at most 32 KiB, inline in
+// the index; the key -> data mapping, bucket list, multipart uploads and parts live in
+// one SQLite index (root/index.db, modernc.org/sqlite, WAL, synchronous=FULL), where keys
+// are BLOBs so that ORDER BY key is binary order.
 //
-// A write streams the body into a new data file (bounded buffer, MD5 on the way), checks
+// A write streams the body into a new data file (bounded buffers, MD5 on the way), checks
 // its length and Content-MD5, fsyncs the file and its directory, and only then commits
 // the index row that makes it visible. Index commits from concurrent writers are grouped
 // into one SQLite transaction (one WAL fsync for the group). Files that lost their last
-// reference are removed after the commit, or, if the process dies first, by the orphan
-// collection that New runs on start (any data file no index row names).
+// reference are removed after the commit (or when their last reader closes), or, if the
+// process dies first, by the orphan collection that New runs on start (any data file no
+// index row names).
 package fsbackend
 
 import (
