@@ -2,22 +2,59 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/keyless-dev/keyless/internal/store"
 )
 
-// auditRowsPerInsert is how many events one INSERT statement carries (9 parameters
-// each, well under SQLite's limit of 32766).
+// auditRowsPerInsert is the most events one INSERT statement carries (9 parameters
+// each, well under SQLite's limit of 32766). Batches are inserted in chunks of powers of
+// two (64, 32, ..., 1), so that only seven statements exist, each prepared once per
+// connection and reused.
 const auditRowsPerInsert = 64
 
-// AppendAudit stores events in one transaction, up to auditRowsPerInsert rows per INSERT
-// statement; an event whose id is already stored is skipped, so a retried batch does not
-// duplicate events. The transaction commits in WAL mode with synchronous=NORMAL: a
-// committed batch survives a crash of the process but not necessarily a power loss; the
-// audit writer makes events durable by syncing its JSON-lines file (package audit).
+// auditStmts holds the prepared INSERT statements, by rows per statement.
+type auditStmts struct {
+	mu    sync.Mutex
+	byLen map[int]*sql.Stmt
+}
+
+func (a *auditStmts) get(ctx context.Context, db *sql.DB, rows int) (*sql.Stmt, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if st, ok := a.byLen[rows]; ok {
+		return st, nil
+	}
+	st, err := db.PrepareContext(ctx, insertAuditSQL(rows))
+	if err != nil {
+		return nil, err
+	}
+	if a.byLen == nil {
+		a.byLen = map[int]*sql.Stmt{}
+	}
+	a.byLen[rows] = st
+	return st, nil
+}
+
+func (a *auditStmts) close() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, st := range a.byLen {
+		_ = st.Close()
+	}
+	a.byLen = nil
+}
+
+// AppendAudit stores events in one transaction, many rows per INSERT statement; an event
+// whose id is already stored is skipped, so a retried batch does not duplicate events.
+// The transaction commits in WAL mode with synchronous=NORMAL: a committed batch
+// survives a crash of the process but not necessarily a power loss; the audit writer
+// makes events durable by syncing its JSON-lines file before anyone is answered
+// (package audit).
 func (s *DB) AppendAudit(ctx context.Context, events []store.AuditEvent) error {
 	if len(events) == 0 {
 		return nil
@@ -37,13 +74,20 @@ func (s *DB) AppendAudit(ctx context.Context, events []store.AuditEvent) error {
 	defer func() { _ = tx.Rollback() }()
 	args := make([]any, 0, 9*min(len(events), auditRowsPerInsert))
 	for len(events) > 0 {
-		n := min(len(events), auditRowsPerInsert)
+		n := auditRowsPerInsert
+		for n > len(events) {
+			n /= 2
+		}
+		st, err := s.audit.get(ctx, s.db, n)
+		if err != nil {
+			return fmt.Errorf("sqlite: append audit: %w", err)
+		}
 		args = args[:0]
 		for _, e := range events[:n] {
 			args = append(args, e.ID, store.Micros(e.Time), e.Name, e.Source, e.Role,
 				e.Subject, e.SessionID, e.Decision, string(e.Data))
 		}
-		if _, err := tx.ExecContext(ctx, insertAuditSQL(n), args...); err != nil {
+		if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("sqlite: append %d audit events from %s: %w", n, events[0].ID, err)
 		}
 		events = events[n:]

@@ -25,7 +25,8 @@ var migrations embed.FS
 // DB is a store.Store on one SQLite file. It is safe for concurrent use, also by several
 // processes sharing the file (writes take the database lock at BEGIN).
 type DB struct {
-	db *sql.DB
+	db    *sql.DB
+	audit auditStmts
 }
 
 var _ store.Store = (*DB)(nil)
@@ -72,6 +73,7 @@ func (s *DB) Ping(ctx context.Context) error {
 
 // Close closes the database.
 func (s *DB) Close() error {
+	s.audit.close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}
