@@ -2,6 +2,7 @@ package s3gw
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strconv"
@@ -64,6 +65,12 @@ func (g *Gateway) authenticate(c *call) (*principal, io.ReadCloser, error) {
 			return p, nil, &keyError{accessKeyID: a.AccessKeyID, signature: a.Signature, err: err}
 		}
 		return p, nil, err
+	}
+	if p.session != nil && g.revocationsStale != nil {
+		if err := g.revocationsStale(); err != nil {
+			_ = body.Close()
+			return p, nil, fmt.Errorf("%w: %w", errRevocationsStale, err)
+		}
 	}
 	if p.session != nil && g.revoked(p.session) {
 		_ = body.Close()

@@ -34,7 +34,10 @@ var (
 	errMissingToken      = errors.New("temporary access key without a session token")
 	errKeyMismatch       = errors.New("access key id does not match the session token")
 	errRevoked           = errors.New("session revoked")
-	errUnknownRole       = errors.New("session role is not configured")
+	// errRevocationsStale: the node could not refresh the revocation list for longer
+	// than it may trust its copy, so it cannot tell whether a session was revoked.
+	errRevocationsStale = errors.New("revocation list too old to trust")
+	errUnknownRole      = errors.New("session role is not configured")
 )
 
 // argError is an InvalidArgument whose message the gateway wrote itself.
@@ -83,6 +86,7 @@ var wireStatic = []struct {
 	{errIncompleteBody, apierr.New("IncompleteBody", http.StatusBadRequest, "You did not provide the number of bytes specified by the Content-Length HTTP header.")},
 	{errTooLarge, apierr.New("EntityTooLarge", http.StatusBadRequest, "Your proposed upload exceeds the maximum allowed size")},
 	{errAuditUnavailable, apierr.New("ServiceUnavailable", http.StatusServiceUnavailable, "Service is unable to handle request.")},
+	{errRevocationsStale, apierr.New("ServiceUnavailable", http.StatusServiceUnavailable, "Service is unable to handle request.")},
 	{errAnonymous, apierr.New("AccessDenied", http.StatusForbidden, "Access Denied")},
 	{errSigV2, apierr.New("InvalidRequest", http.StatusBadRequest, "Please use AWS4-HMAC-SHA256.")},
 	{errNoSuchAccessKey, apierr.New("InvalidAccessKeyId", http.StatusForbidden, "The AWS Access Key Id you provided does not exist in our records.")},

@@ -50,6 +50,7 @@ func TestToWire(t *testing.T) {
 		{"anonymous is AccessDenied", &deniedError{reason: "anonymous", anonymous: true}, false, "AccessDenied", 403, "Access Denied", nil},
 		{"a denial says why in dev mode", &deniedError{reason: "no statement allows s3:PutObject\nmore"}, true, "AccessDenied", 403, "Access Denied: no statement allows s3:PutObject", nil},
 		{"a revocation is AccessDenied", &deniedError{reason: "revoked", err: errRevoked}, false, "AccessDenied", 403, "Access Denied", nil},
+		{"a revocation list too old to trust is 503", fmt.Errorf("%w: %w", errRevocationsStale, errors.New("store unreachable for 10m")), false, "ServiceUnavailable", 503, "Service is unable to handle request.", nil},
 		{"SigV2 is refused", errSigV2, false, "InvalidRequest", 400, "Please use AWS4-HMAC-SHA256.", nil},
 		{"an unimplemented operation is 501", errNotImplemented, false, "NotImplemented", 501, "A header you provided implies functionality that is not implemented", nil},
 		{"a bad bucket name is InvalidBucketName", errInvalidBucketName, false, "InvalidBucketName", 400, "The specified bucket is not valid.", nil},

@@ -36,7 +36,11 @@ type Options struct {
 	// Revoked reports whether a session was revoked; nil means none is. It must be cheap
 	// (a cached list): it is called on every request.
 	Revoked func(*credentials.Session) bool
-	Logger  *slog.Logger
+	// RevocationsStale, when set, reports an error once the node's copy of the
+	// revocation list is too old to trust (its store unreachable for too long): session
+	// requests then get 503 instead of being judged against a stale list.
+	RevocationsStale func() error
+	Logger           *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// RequestID returns the id of a request (x-amz-request-id); random when nil.
@@ -46,17 +50,19 @@ type Options struct {
 // Gateway is the S3 API: an http.Handler for every request that is not STS and not
 // under /-/.
 type Gateway struct {
-	backend  Backend
-	sealer   *credentials.Sealer
-	sink     audit.Sink
-	revoked  func(*credentials.Session) bool
-	log      *slog.Logger
-	now      func() time.Time
-	reqID    func(*http.Request) string
-	hostID   string
-	verifier *sigv4.Verifier
-	sessions *policyCache
-	state    atomic.Pointer[state]
+	backend Backend
+	sealer  *credentials.Sealer
+	sink    audit.Sink
+	revoked func(*credentials.Session) bool
+	// revocationsStale: see Options.RevocationsStale.
+	revocationsStale func() error
+	log              *slog.Logger
+	now              func() time.Time
+	reqID            func(*http.Request) string
+	hostID           string
+	verifier         *sigv4.Verifier
+	sessions         *policyCache
+	state            atomic.Pointer[state]
 	// buffers are copy buffers for response bodies whose writer cannot read from the body
 	// itself (net/http's can, with sendfile for files).
 	buffers sync.Pool
@@ -88,15 +94,16 @@ func New(opts Options) (*Gateway, error) {
 		return nil, errors.New("s3gw: no audit sink")
 	}
 	g := &Gateway{
-		backend:  opts.Backend,
-		sealer:   opts.Sealer,
-		sink:     opts.Audit,
-		revoked:  opts.Revoked,
-		log:      opts.Logger,
-		now:      opts.Now,
-		reqID:    opts.RequestID,
-		verifier: sigv4.NewVerifier(0),
-		sessions: newPolicyCache(1024),
+		backend:          opts.Backend,
+		sealer:           opts.Sealer,
+		sink:             opts.Audit,
+		revoked:          opts.Revoked,
+		revocationsStale: opts.RevocationsStale,
+		log:              opts.Logger,
+		now:              opts.Now,
+		reqID:            opts.RequestID,
+		verifier:         sigv4.NewVerifier(0),
+		sessions:         newPolicyCache(1024),
 	}
 	g.buffers.New = func() any { b := make([]byte, 32<<10); return &b }
 	if g.revoked == nil {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/keyless-dev/keyless/internal/config"
 	"github.com/keyless-dev/keyless/internal/keys"
@@ -42,7 +43,8 @@ func (s *Server) buildSurfaces(ctx context.Context, p *parts) error {
 	gw, err := s3gw.New(s3gw.Options{
 		Config: s.cfg, Backend: backend, Sealer: p.sealer, OperatorSecrets: secrets, Audit: p.audit,
 		Revoked: p.revoked.Revoked, Logger: s.log, Now: s.now,
-		RequestID: func(r *http.Request) string { return RequestID(r.Context()) },
+		RequestID:        func(r *http.Request) string { return RequestID(r.Context()) },
+		RevocationsStale: s.revocationsStale(p),
 	})
 	if err != nil {
 		return fmt.Errorf("s3 gateway: %w", err)
@@ -99,6 +101,20 @@ func (s *Server) openBackend(ctx context.Context, p *parts) (s3gw.Backend, error
 		return b, nil
 	default:
 		return nil, fmt.Errorf("objects.backend %q is not available in this build", s.cfg.Objects.Backend)
+	}
+}
+
+// maxRevocationAge is how long a node trusts its copy of the revocation list when the
+// store cannot be reached: sessions keep working through a short outage, but a node cut
+// off for longer answers 503 rather than ignore revocations it cannot see.
+const maxRevocationAge = 5 * time.Minute
+
+func (s *Server) revocationsStale(p *parts) func() error {
+	return func() error {
+		if age := p.revoked.Age(); age > maxRevocationAge {
+			return fmt.Errorf("revocation list last refreshed %s ago (limit %s)", age.Round(time.Second), maxRevocationAge)
+		}
+		return nil
 	}
 }
 
