@@ -10,12 +10,14 @@
 #
 #   scripts/sts-load.sh                      # DURATION=10s POOL=1500 CONCURRENCY="1 8 32"
 #   DURATION=5s CONCURRENCY=32 scripts/sts-load.sh
-#   PERF=1 scripts/sts-load.sh               # also a perf profile of keylessd per run (needs perf)
+#   MODES=one CONCURRENCY=32 scripts/sts-load.sh
+#   PERF=1 scripts/sts-load.sh               # also a perf profile of keylessd per run, in /tmp (needs perf)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 POOL=${POOL:-1500}
 CONCURRENCY=${CONCURRENCY:-1 8 32}
+MODES=${MODES:-one pool}
 ORG=f42c1b5a-3f1a-4d6b-8a1c-9c1a9a1b2c3d
 ROLE=arn:aws:iam::123456789012:role/CircleCI-OIDC-Role
 WORK=$(mktemp -d)
@@ -83,11 +85,11 @@ seq "$POOL" | xargs -P 4 -I{} bash -c mint >"$WORK/token-pool"
 [ "$(wc -l <"$WORK/token-pool")" = "$POOL" ] || { echo "minted $(wc -l <"$WORK/token-pool") of $POOL tokens" >&2; exit 1; }
 
 ROWS=()
-for mode in one pool; do
+for mode in $MODES; do
   for c in $CONCURRENCY; do
     echo "== tokens=$mode concurrency=$c for $DURATION" >&2
     if [ -n "${PERF:-}" ]; then
-      perf record -F 499 -g -p "$PID" -o "$WORK/perf-$mode-$c.data" -- sleep "${DURATION%s}" >/dev/null 2>&1 &
+      perf record -F ${PERF_FREQ:-999} -g -p "$PID" -o "$WORK/perf-$mode-$c.data" -- sleep "${DURATION%s}" >/dev/null 2>&1 &
       PERFPID=$!
     fi
     out=$("$WORK/bin/stsload" --endpoint "$URL" --token-file "$WORK/token-$mode" --role-arn "$ROLE" \
