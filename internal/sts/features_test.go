@@ -194,12 +194,15 @@ func TestTrustPoliciesSeeEveryClaimAndTheGlobalKeys(t *testing.T) {
 		{"aws:EpochTime is now", fmt.Sprintf(`{"NumericEquals": {"aws:EpochTime": "%d"}}`, f.now().Unix()), true},
 		{"aws:CurrentTime is now", fmt.Sprintf(`{"DateEquals": {"aws:CurrentTime": "%s"}}`, f.now().Format(time.RFC3339)), true},
 		{"a tag key is absent without tags", `{"Null": {"aws:TagKeys": "true"}}`, true},
+		{"a claim named with capitals is found by its lower-case name", `{"StringEquals": {"%[2]s:repository_name": "Site"}}`, true},
+		{"a claim named with capitals is found by its own name", `{"StringEquals": {"%[2]s:Repository_Name": "Site"}}`, true},
+		{"a claim named with capitals keeps its value's case", `{"StringEquals": {"%[2]s:Repository_Name": "site"}}`, false},
 	}
 	arns := make([]string, len(tests))
 	for i, tc := range tests {
 		arns[i] = f.addRole(t, fmt.Sprintf("Role%d", i), oneCondition(tc.cond))
 	}
-	tok := f.token(f.claims())
+	tok := f.token(with(f.claims(), "Repository_Name", "Site"))
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
