@@ -70,6 +70,8 @@ var (
 	ErrPreconditionFailed      = errors.New("precondition failed")
 	ErrBadDigest               = errors.New("content-md5 does not match")
 	ErrInvalidKey              = errors.New("invalid object key")
+	// ErrIncompleteBody: the body's length is not the one announced (S3's IncompleteBody).
+	ErrIncompleteBody = errors.New("body length does not match the announced length")
 )
 
 // BucketInfo describes a bucket.

@@ -107,6 +107,7 @@ var wireStatic = []struct {
 	{ErrEntityTooSmall, apierr.New("EntityTooSmall", http.StatusBadRequest, "Your proposed upload is smaller than the minimum allowed object size.")},
 	{ErrInvalidRange, apierr.New("InvalidRange", http.StatusRequestedRangeNotSatisfiable, "The requested range is not satisfiable")},
 	{ErrPreconditionFailed, apierr.New("PreconditionFailed", http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold")},
+	{ErrIncompleteBody, apierr.New("IncompleteBody", http.StatusBadRequest, "You did not provide the number of bytes specified by the Content-Length HTTP header.")},
 	{ErrBadDigest, apierr.New("BadDigest", http.StatusBadRequest, "The Content-MD5 you specified did not match what we received.")},
 	{ErrInvalidKey, apierr.New("InvalidArgument", http.StatusBadRequest, "The specified key is not valid.")},
 }

@@ -49,6 +49,7 @@ func TestToWire(t *testing.T) {
 		{"a body error from the backend keeps its sigv4 code", fmt.Errorf("write: %w", &sigv4.Error{Code: sigv4.CodeBadDigest, Message: "m"}), false, "BadDigest", 400, "m", nil},
 		{"anonymous is AccessDenied", &deniedError{reason: "anonymous", anonymous: true}, false, "AccessDenied", 403, "Access Denied", nil},
 		{"a denial says why in dev mode", &deniedError{reason: "no statement allows s3:PutObject\nmore"}, true, "AccessDenied", 403, "Access Denied: no statement allows s3:PutObject", nil},
+		{"a backend's short or long body is IncompleteBody", fmt.Errorf("put: %w", ErrIncompleteBody), false, "IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header.", nil},
 		{"a revocation is AccessDenied", &deniedError{reason: "revoked", err: errRevoked}, false, "AccessDenied", 403, "Access Denied", nil},
 		{"a revocation list too old to trust is 503", fmt.Errorf("%w: %w", errRevocationsStale, errors.New("store unreachable for 10m")), false, "ServiceUnavailable", 503, "Service is unable to handle request.", nil},
 		{"SigV2 is refused", errSigV2, false, "InvalidRequest", 400, "Please use AWS4-HMAC-SHA256.", nil},

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -89,7 +88,7 @@ func checkBody(total, size int64, sum, wantMD5 []byte) error {
 // ErrBodyLength is returned (wrapped) by PutObject and UploadPart when the body is not
 // PutOptions.Size / PartOptions.Size bytes long; s3gw has no sentinel for it (S3 calls
 // it IncompleteBody). Nothing is committed.
-var ErrBodyLength = errors.New("body length does not match content length")
+var ErrBodyLength = fmt.Errorf("body length does not match content length: %w", s3gw.ErrIncompleteBody)
 
 // writeFile streams body into a new durable data file: written, length- and
 // MD5-checked, fsynced with its directory. On error nothing is left behind.

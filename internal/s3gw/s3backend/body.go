@@ -1,14 +1,15 @@
 package s3backend
 
 import (
-	"errors"
 	"fmt"
 	"io"
+
+	"github.com/keyless-dev/keyless/internal/s3gw"
 )
 
 // ErrBodyLength is returned (wrapped) by PutObject and UploadPart when the body is not
 // PutOptions.Size / PartOptions.Size bytes long. Nothing is committed.
-var ErrBodyLength = errors.New("body length does not match content length")
+var ErrBodyLength = fmt.Errorf("body length does not match content length: %w", s3gw.ErrIncompleteBody)
 
 // holdBackSize is the read-ahead buffer of a guard.
 const holdBackSize = 32 << 10
