@@ -11,7 +11,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -49,21 +51,41 @@ type discardSink struct{}
 
 func (discardSink) Record(context.Context, *audit.Event) error { return nil }
 
+// poolTokens is how many distinct tokens the tokens=pool benchmarks take in turn: more
+// than idtoken's verified-token cache holds, so every call verifies a signature.
+const poolTokens = 1100
+
 // BenchmarkAssumeRoleWithWebIdentity serves the seed's call in process (RS256 token, the
 // seed's trust policy, 32 concurrent callers), with audit to the SQLite-backed writer and,
-// for comparison, to no store at all. It reports the process CPU per call, also as a
-// multiple of one bare RS256 verification measured in the same run ("x-rs256").
+// for comparison, to no store at all; with one token reused by every call (answered from
+// idtoken's verified-token cache) and with a pool of distinct tokens. It reports the
+// process CPU per call, also as a multiple of one bare RS256 verification measured in
+// the same run ("x-rs256").
 func BenchmarkAssumeRoleWithWebIdentity(b *testing.B) {
-	b.Run("audit=sqlite", func(b *testing.B) { benchAssume(b, nil) })
-	b.Run("audit=none", func(b *testing.B) { benchAssume(b, discardSink{}) })
+	for _, audit := range []struct {
+		name string
+		sink audit.Sink
+	}{{"sqlite", nil}, {"none", discardSink{}}} {
+		for _, tokens := range []int{1, poolTokens} {
+			name := "audit=" + audit.name + "/tokens=one"
+			if tokens > 1 {
+				name = "audit=" + audit.name + "/tokens=pool"
+			}
+			b.Run(name, func(b *testing.B) { benchAssume(b, audit.sink, tokens) })
+		}
+	}
 }
 
-func benchAssume(b *testing.B, sink audit.Sink) {
+func benchAssume(b *testing.B, sink audit.Sink, tokens int) {
 	f := newFixture(b, fixtureOptions{quiet: true, sink: sink})
-	tok := f.token(f.claims())
-	form := url.Values{"Action": {"AssumeRoleWithWebIdentity"}, "Version": {Version}, "RoleArn": {roleARNs},
-		"RoleSessionName": {session}, "WebIdentityToken": {tok}}.Encode()
+	forms := make([]string, tokens)
+	for i := range forms {
+		forms[i] = url.Values{"Action": {"AssumeRoleWithWebIdentity"}, "Version": {Version}, "RoleArn": {roleARNs},
+			"RoleSessionName": {session}, "WebIdentityToken": {f.token(with(f.claims(), "jti", strconv.Itoa(i)))}}.Encode()
+	}
+	var next atomic.Uint64
 	call := func() {
+		form := forms[(next.Add(1)-1)%uint64(len(forms))]
 		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(form))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
 		req.RemoteAddr = "127.0.0.1:40000"
@@ -74,7 +96,7 @@ func benchAssume(b *testing.B, sink audit.Sink) {
 		}
 	}
 	call() // fetch the provider's keys
-	raw := rawRS256(b, f, tok)
+	raw := rawRS256(b, f, f.token(f.claims()))
 	const rawN = 500
 	start := cpuTime(b)
 	for range rawN {
