@@ -2,6 +2,7 @@ package audit
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,4 +85,27 @@ func FuzzAppendJSON(f *testing.F) {
 			t.Fatalf("AppendJSON differs from encoding/json:\n%s\n%s", want, got)
 		}
 	})
+}
+
+func TestEventIDsAreTimeOrderedUUIDs(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	var ids []string
+	for _, at := range []time.Time{t0, t0, t0.Add(time.Millisecond), t0.Add(time.Hour)} {
+		ids = append(ids, New(at, SourceSTS, "AssumeRoleWithWebIdentity", "r", "", "").EventID)
+	}
+	for i, id := range ids {
+		if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[14] != '7' || id[18] != '-' || !strings.ContainsRune("89ab", rune(id[19])) || id[23] != '-' {
+			t.Errorf("event id %q is not a version 7 UUID", id)
+		}
+		if i > 0 && id == ids[i-1] {
+			t.Errorf("two events got the id %q", id)
+		}
+		if i >= 2 && id <= ids[i-1] {
+			t.Errorf("id %q of a later event sorts before %q", id, ids[i-1])
+		}
+	}
+	if ids[0][:13] != "01a2272d-2600" {
+		t.Errorf("id %q does not start with the event time in milliseconds", ids[0])
+	}
 }
