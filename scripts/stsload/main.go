@@ -40,6 +40,7 @@ type options struct {
 	concurrency int
 	duration    time.Duration
 	rs256       bool
+	rs256Only   bool
 }
 
 func main() {
@@ -47,6 +48,17 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "stsload:", err)
 		os.Exit(2)
+	}
+	if opts.rs256Only {
+		// For other load generators (wrk): the reference alone.
+		client := &http.Client{Timeout: 10 * time.Second}
+		d, err := measureRS256(context.Background(), client, opts.tokens[0])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "stsload:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("rs256        %.1f µs per verification (this process)\n", float64(d)/1e3)
+		return
 	}
 	rep, err := run(context.Background(), opts)
 	if err != nil {
@@ -68,6 +80,7 @@ func parseFlags(args []string) (options, error) {
 	var token string
 	fs.StringVar(&token, "token", "", "web identity token (prefer --token-file: arguments are visible to other users)")
 	fs.StringVar(&tokenFile, "token-file", "", "file holding web identity tokens, one a line; calls take them in turn")
+	fs.BoolVar(&o.rs256Only, "rs256-only", false, "only measure the RS256 reference (see --rs256) and print it; no load")
 	fs.BoolVar(&o.rs256, "rs256", false, "measure one RS256 verification of the first token (key from its issuer's JWKS) in this process, for comparison")
 	fs.StringVar(&o.roleARN, "role-arn", "", "role to assume")
 	fs.StringVar(&o.sessionName, "role-session-name", "stsload", "role session name")
