@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 // This file is the harness of the single-node tests (crash, memory, benchmarks): one
@@ -57,25 +59,45 @@ rate_limits: {per_source_ip: 0, per_role: 0}
 }
 
 // startGateway builds keylessd and starts one node on SQLite (no database_url).
-func startGateway(t *testing.T, s3Events string) *proc {
-	t.Helper()
-	bin := buildKeylessd(t)
-	addr := freeAddr(t)
-	p := newProc(t, bin, "gateway", addr, gatewayConfig(addr, s3Events), map[string][]byte{"mint-secret": []byte(mintSecret)})
+func startGateway(tb testing.TB, s3Events string) *proc {
+	tb.Helper()
+	bin := buildKeylessd(tb)
+	addr := freeAddr(tb)
+	p := newProc(tb, bin, "gateway", addr, gatewayConfig(addr, s3Events), map[string][]byte{"mint-secret": []byte(mintSecret)})
 	p.start()
 	return p
 }
 
-// sessionCreds mints a CI token through the node's issuer and exchanges it with
-// AssumeRoleWithWebIdentity for role session credentials (with a session token).
-func sessionCreds(t *testing.T, p *proc, session string) aws.Credentials {
-	t.Helper()
-	creds, err := assume(t, p, mint(t, p), session, &requestIDs{})
+// sessionCreds mints a CI token through the node's issuer (POST /-/oidc/mint with the
+// mint secret) and exchanges it with the SDK's AssumeRoleWithWebIdentity for role
+// session credentials (with a session token).
+func sessionCreds(tb testing.TB, p *proc, session string) aws.Credentials {
+	tb.Helper()
+	req, err := http.NewRequestWithContext(tb.Context(), http.MethodPost, p.URL+"/-/oidc/mint",
+		strings.NewReader(`{"org_id":"`+org+`","vcs_ref":"refs/heads/main","aud":"`+org+`"}`))
 	if err != nil {
-		t.Fatalf("AssumeRoleWithWebIdentity: %v", err)
+		tb.Fatal(err)
 	}
+	req.Header.Set("Authorization", "Bearer "+mintSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatalf("mint: %v", err)
+	}
+	defer resp.Body.Close()
+	var minted struct{ Token string }
+	if err := json.NewDecoder(resp.Body).Decode(&minted); err != nil || resp.StatusCode != http.StatusOK || minted.Token == "" {
+		tb.Fatalf("mint: status %d, %v", resp.StatusCode, err)
+	}
+	out, err := stsClient(p).AssumeRoleWithWebIdentity(tb.Context(), &sts.AssumeRoleWithWebIdentityInput{
+		RoleArn: aws.String(roleARN), RoleSessionName: aws.String(session), WebIdentityToken: aws.String(minted.Token)})
+	if err != nil {
+		tb.Fatalf("AssumeRoleWithWebIdentity: %v", err)
+	}
+	c := out.Credentials
+	creds := aws.Credentials{AccessKeyID: aws.ToString(c.AccessKeyId), SecretAccessKey: aws.ToString(c.SecretAccessKey),
+		SessionToken: aws.ToString(c.SessionToken)}
 	if creds.SessionToken == "" {
-		t.Fatal("AssumeRoleWithWebIdentity returned no session token")
+		tb.Fatal("AssumeRoleWithWebIdentity returned no session token")
 	}
 	return creds
 }

@@ -36,7 +36,7 @@ const (
 // poll calls fn until it returns nil or within has passed, and returns how long that
 // took, or fails the test with fn's last error. Processes and replication are real
 // here, so waiting for them is by polling.
-func poll(t *testing.T, within time.Duration, what string, fn func() error) time.Duration {
+func poll(t testing.TB, within time.Duration, what string, fn func() error) time.Duration {
 	t.Helper()
 	start := time.Now()
 	tick := time.NewTicker(50 * time.Millisecond)
@@ -58,7 +58,7 @@ func poll(t *testing.T, within time.Duration, what string, fn func() error) time
 }
 
 // buildKeylessd builds cmd/keylessd into a temporary folder.
-func buildKeylessd(t *testing.T) string {
+func buildKeylessd(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "keylessd")
 	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "github.com/keyless-dev/keyless/cmd/keylessd")
@@ -71,7 +71,7 @@ func buildKeylessd(t *testing.T) string {
 
 // freeAddr returns a loopback address nothing listens on (the node listens on it soon
 // after; another process taking it meanwhile is unlikely enough on a test machine).
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -133,7 +133,7 @@ func freshSchema(t *testing.T, base string) string {
 
 // proc is one keylessd process with its configuration file.
 type proc struct {
-	t      *testing.T
+	t      testing.TB
 	bin    string
 	name   string
 	dir    string
@@ -147,7 +147,7 @@ type proc struct {
 }
 
 // newProc writes a node's folder: its configuration and the files it names.
-func newProc(t *testing.T, bin, name, addr, yaml string, files map[string][]byte) *proc {
+func newProc(t testing.TB, bin, name, addr, yaml string, files map[string][]byte) *proc {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), name)
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
