@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"math/big"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,8 +17,10 @@ import (
 	"github.com/keyless-dev/keyless/internal/oidctest"
 )
 
-// benchVerify measures Verify with the keys already cached.
-func benchVerify(b *testing.B, alg string) {
+// benchVerify measures Verify with the keys already cached, cycling through tokens
+// distinct tokens: with one, every call after the first is answered from the
+// verified-token cache; with more than the cache holds, every call verifies.
+func benchVerify(b *testing.B, alg string, tokens int) {
 	p := oidctest.New(b, oidctest.WithTLS())
 	v, err := idtoken.New(idtoken.Options{
 		Providers:  []idtoken.Provider{{URL: p.URL(), ClientIDs: []string{clientID}}},
@@ -27,21 +30,30 @@ func benchVerify(b *testing.B, alg string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tok := p.Sign(p.Claims(t0, clientID, "org/o/project/p/user/u"), oidctest.WithAlg(alg))
+	toks := make([]string, tokens)
+	for i := range toks {
+		toks[i] = p.Sign(with(p.Claims(t0, clientID, "org/o/project/p/user/u"), "jti", strconv.Itoa(i)), oidctest.WithAlg(alg))
+	}
 	ctx := context.Background()
-	if _, err := v.Verify(ctx, tok); err != nil {
+	if _, err := v.Verify(ctx, toks[0]); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
+	i := 0
 	for b.Loop() {
-		if _, err := v.Verify(ctx, tok); err != nil {
+		if _, err := v.Verify(ctx, toks[i%len(toks)]); err != nil {
 			b.Fatal(err)
 		}
+		i++
 	}
 }
 
-func BenchmarkVerifyRS256(b *testing.B) { benchVerify(b, "RS256") }
-func BenchmarkVerifyES256(b *testing.B) { benchVerify(b, "ES256") }
+// More tokens than the verified-token cache holds (1024): every call verifies.
+const distinctTokens = 1100
+
+func BenchmarkVerifyRS256(b *testing.B)       { benchVerify(b, "RS256", distinctTokens) }
+func BenchmarkVerifyES256(b *testing.B)       { benchVerify(b, "ES256", distinctTokens) }
+func BenchmarkVerifyRS256Cached(b *testing.B) { benchVerify(b, "RS256", 1) }
 
 // signature returns the decoded signature of tok.
 func signature(b *testing.B, tok string) []byte {
