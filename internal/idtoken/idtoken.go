@@ -1,8 +1,10 @@
 // Package idtoken verifies inbound OIDC ID tokens (CI job tokens) against
 // an allowlist of providers, the way AWS IAM OIDC providers do, and turns a
 // valid token into an Identity. Discovery documents and key sets are
-// fetched over a hardened client and cached per provider; the hot path is
-// go-jose signature verification on cached keys (see docs/idtoken.md).
+// fetched over a hardened client and cached per provider; the hot path is a
+// hand-written compact-JWS parser and crypto/rsa or crypto/ecdsa on the cached
+// key, and tokens that verified are remembered until their exp or their key's
+// freshness ends, whichever is first (see docs/idtoken.md).
 package idtoken
 
 import (
