@@ -34,12 +34,38 @@ type Identity struct {
 	// Claims holds every claim, numbers as json.Number.
 	Claims map[string]any
 
-	// keys memoizes ConditionKeys (indexed by awsCompatibleOnly) for identities made
-	// by Verify, which may be answered many times from the verified-token cache.
+	// keys memoizes ConditionKeys and PolicyConditionKeys (indexed by memoIndex) for
+	// identities made by Verify, which may be answered many times from the
+	// verified-token cache.
 	keys *keysMemo
 }
 
-type keysMemo [2]atomic.Pointer[map[string]ConditionValue]
+type keysMemo [4]atomic.Pointer[map[string]ConditionValue]
+
+func memoIndex(awsCompatibleOnly, lower bool) int {
+	i := 0
+	if awsCompatibleOnly {
+		i = 1
+	}
+	if lower {
+		i += 2
+	}
+	return i
+}
+
+// memo returns build()'s map, computed once per identity and slot when id was made
+// by Verify.
+func (id *Identity) memo(i int, build func() map[string]ConditionValue) map[string]ConditionValue {
+	if id.keys == nil {
+		return build()
+	}
+	if m := id.keys[i].Load(); m != nil {
+		return *m
+	}
+	m := build()
+	id.keys[i].Store(&m)
+	return m
+}
 
 // checkClaims checks the time claims, the audience and sub, after the
 // signature has been verified.
@@ -142,19 +168,32 @@ const tagsClaim = "https://aws.amazon.com/tags"
 // and so is the session-tags claim. The map and its values are computed once per
 // identity and shared: callers must not modify them.
 func (id *Identity) ConditionKeys(awsCompatibleOnly bool) map[string]ConditionValue {
-	if id.keys == nil {
+	return id.memo(memoIndex(awsCompatibleOnly, false), func() map[string]ConditionValue {
 		return id.conditionKeys(awsCompatibleOnly)
-	}
-	i := 0
-	if awsCompatibleOnly {
-		i = 1
-	}
-	if m := id.keys[i].Load(); m != nil {
-		return *m
-	}
-	m := id.conditionKeys(awsCompatibleOnly)
-	id.keys[i].Store(&m)
-	return m
+	})
+}
+
+// PolicyConditionKeys returns ConditionKeys with every name lower-cased, as policy
+// evaluation looks condition keys up (IAM matches key names case-insensitively). When
+// names differ only in case, the greatest in byte order wins (so the lower-case
+// spelling of a claim, when the token has it, since lower-case letters sort after
+// upper-case ones): a deterministic choice whatever the map order. Like
+// ConditionKeys, the map is computed once per identity and shared: callers must not
+// modify it.
+func (id *Identity) PolicyConditionKeys(awsCompatibleOnly bool) map[string]ConditionValue {
+	return id.memo(memoIndex(awsCompatibleOnly, true), func() map[string]ConditionValue {
+		keys := id.ConditionKeys(awsCompatibleOnly)
+		lower := make(map[string]ConditionValue, len(keys))
+		from := make(map[string]string, len(keys)) // lower-cased name -> original
+		for k, v := range keys {
+			lk := strings.ToLower(k)
+			if prev, taken := from[lk]; taken && prev > k {
+				continue
+			}
+			lower[lk], from[lk] = v, k
+		}
+		return lower
+	})
 }
 
 func (id *Identity) conditionKeys(awsCompatibleOnly bool) map[string]ConditionValue {

@@ -142,3 +142,20 @@ func TestErrorMessagesAreAWSs(t *testing.T) {
 		}
 	}
 }
+
+func TestPolicyConditionKeysAreLowerCasedAndPreferTheLowerCaseClaim(t *testing.T) {
+	t.Parallel()
+	id := &idtoken.Identity{ProviderHost: "Git.Example.com/Org", Subject: "s", Audience: "a",
+		Claims: map[string]any{"Env": "from-Env", "env": "from-env", "Repo": "Site", "sub": "s", "aud": "a"}}
+	want := map[string]idtoken.ConditionValue{
+		"git.example.com/org:aud":  {Values: []string{"a"}},
+		"git.example.com/org:sub":  {Values: []string{"s"}},
+		"git.example.com/org:env":  {Values: []string{"from-env"}},
+		"git.example.com/org:repo": {Values: []string{"Site"}},
+	}
+	for range 20 { // map order varies: the lower-case name must win every time
+		if diff := cmp.Diff(want, id.PolicyConditionKeys(false)); diff != "" {
+			t.Fatalf("PolicyConditionKeys (-want +got):\n%s", diff)
+		}
+	}
+}

@@ -140,10 +140,10 @@ func authorize(c *call, o *assumeOutcome) error {
 
 // trustContext is the trust policy's context: the call's own keys first, then the
 // identity's keys, which idtoken computes once per verified identity and shares
-// (read-only; see idtoken.Identity.ConditionKeys), so a call copies none of them.
+// (read-only; see idtoken.Identity.PolicyConditionKeys), so a call copies none of them.
 type trustContext struct {
 	call   policy.Keys
-	claims map[string]idtoken.ConditionValue // every name lower-case
+	claims map[string]idtoken.ConditionValue // names lower-case
 }
 
 // Lookup implements policy.Context; key is lower-case.
@@ -158,17 +158,8 @@ func (t *trustContext) Lookup(key string) ([]string, bool) {
 // conditionKeys builds the trust-policy context of AWS-WIRE 4.2: the provider's keys
 // (every claim unless aws_compatible_keys_only), the sts: keys and the global keys.
 func conditionKeys(c *call, o *assumeOutcome) policy.Context {
-	ck := o.id.ConditionKeys(c.st.awsKeysOnly)
 	keys := make(policy.Keys, 12)
-	t := &trustContext{call: keys, claims: ck}
-	if !lowerCaseNames(ck) {
-		// Policy keys are case-insensitive: a claim name with capitals is looked up by
-		// its lower-case form, so these identity keys are copied, lower-cased.
-		t.claims = nil
-		for k, v := range ck {
-			keys.Set(k, v.Values...)
-		}
-	}
+	t := &trustContext{call: keys, claims: o.id.PolicyConditionKeys(c.st.awsKeysOnly)}
 	// Keys are stored lower-cased (policy.Keys); literal names are written so already.
 	keys["sts:rolesessionname"] = []string{o.in.sessionName}
 	keys["aws:federatedprovider"] = []string{o.prov.arn}
@@ -196,20 +187,6 @@ func conditionKeys(c *call, o *assumeOutcome) policy.Context {
 		keys.Set("sts:SourceIdentity", o.sourceIdentity)
 	}
 	return t
-}
-
-// lowerCaseNames reports whether no key name has an upper-case ASCII letter (condition
-// key names are ASCII in practice; any other byte is left as it is by policy.Keys too,
-// which lower-cases with strings.ToLower: a non-ASCII name takes the copying path).
-func lowerCaseNames(keys map[string]idtoken.ConditionValue) bool {
-	for k := range keys {
-		for i := 0; i < len(k); i++ {
-			if c := k[i]; (c >= 'A' && c <= 'Z') || c >= 0x80 {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // mint seals the session into its token and builds the answer.
