@@ -63,7 +63,7 @@ func (s *DB) AppendAudit(ctx context.Context, events []store.AuditEvent) error {
 		if err := e.Validate(); err != nil {
 			return fmt.Errorf("sqlite: append audit: %w", err)
 		}
-		if !json.Valid(e.Data) {
+		if !validJSON(e.Data) {
 			return fmt.Errorf("sqlite: append audit: %w: event %s data is not JSON", store.ErrInvalid, e.ID)
 		}
 	}
