@@ -216,7 +216,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Identity, error) {
 	if err != nil {
 		return nil, withIssuer(err, iss)
 	}
-	e := &tokenEntry{id: id, provider: p, until: keyFreshUntil}
+	e := &tokenEntry{id: id, until: keyFreshUntil}
 	if id.Expiry.Before(e.until) {
 		e.until = id.Expiry
 	}

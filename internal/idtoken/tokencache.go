@@ -26,7 +26,6 @@ type tokenCache struct {
 
 type tokenEntry struct {
 	id        *Identity
-	provider  *provider
 	validFrom time.Time // no earlier than any time check of the token allows
 	until     time.Time // exclusive
 }
