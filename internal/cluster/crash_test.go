@@ -98,6 +98,9 @@ func TestCrashKeepsAcknowledgedUploads(t *testing.T) {
 	run := &crashRun{tried: map[string]upload{}, acked: map[string]upload{}, enough: make(chan struct{})}
 	uploadUntilKilled(t, p, creds, run)
 	t.Logf("killed after %d acknowledged uploads (%d multipart) of %d attempted", len(run.acked), run.multiAcks, len(run.tried))
+	if len(run.tried) == len(run.acked) {
+		t.Fatal("the kill cut off no upload: it was not in the middle of the uploads")
+	}
 
 	p.start()
 	listed := listAll(t, p, creds)
