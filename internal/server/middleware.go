@@ -95,8 +95,14 @@ func (s *Server) instrument(surface string, h http.Handler) http.Handler {
 			}
 			s.metrics.requests.WithLabelValues(surface, strconv.Itoa(code)).Inc()
 			s.metrics.duration.WithLabelValues(surface).Observe(time.Since(start).Seconds())
-			if s.accessLog {
-				s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			// STS and S3 requests each have an audit event; their access lines are Debug
+			// so that the hot path does not format a second record of every call.
+			level := slog.LevelInfo
+			if surface == "sts" || surface == "s3" {
+				level = slog.LevelDebug
+			}
+			if s.accessLog && s.log.Enabled(r.Context(), level) {
+				s.log.LogAttrs(r.Context(), level, "request",
 					slog.String("request_id", id), slog.String("surface", surface),
 					slog.String("method", r.Method), slog.String("path", r.URL.Path),
 					slog.Int("status", code), slog.Int64("bytes", sw.bytes),

@@ -45,7 +45,7 @@ func (s *DB) CreateKey(ctx context.Context, k store.Key) error {
 	if n == 0 {
 		return fmt.Errorf("sqlite: create key %s (%s generation %d): %w", k.ID, k.Purpose, k.Generation, store.ErrExists)
 	}
-	return nil
+	return s.syncWAL(ctx, "create key")
 }
 
 // GetKey returns the key with this id.
@@ -109,5 +109,5 @@ func (s *DB) UpdateKey(ctx context.Context, id string, fn func(old store.Key) (s
 	if err := tx.Commit(); err != nil {
 		return store.Key{}, fmt.Errorf("sqlite: update key %s: %w", id, err)
 	}
-	return k, nil
+	return k, s.syncWAL(ctx, "update key")
 }

@@ -28,7 +28,7 @@ ON CONFLICT (id) DO UPDATE SET
 	if err != nil {
 		return fmt.Errorf("sqlite: revoke: %w", err)
 	}
-	return nil
+	return s.syncWAL(ctx, "revoke")
 }
 
 // ListRevocations returns every stored revocation: sessions first, then roles, by name.
