@@ -33,6 +33,47 @@ func (c *countingStore) AppendAudit(ctx context.Context, evs []store.AuditEvent)
 	return c.DB.AppendAudit(ctx, evs)
 }
 
+// AppendTrustedAudit is the method the writer uses: its events are JSON it marshalled.
+func (c *countingStore) AppendTrustedAudit(ctx context.Context, evs []store.AuditEvent) error {
+	if c.fail.Load() {
+		return errors.New("database unreachable")
+	}
+	c.commits.Add(1)
+	return c.DB.AppendTrustedAudit(ctx, evs)
+}
+
+// plainStore offers only AppendAudit, like a backend that always checks event data.
+type plainStore struct{ Appender }
+
+func TestAStoreWithoutTheTrustedMethodStillGetsEveryEvent(t *testing.T) {
+	t.Parallel()
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "keyless.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	w, err := NewWriter(WriterOptions{Store: plainStore{db}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	for i := range 3 {
+		if err := w.Record(t.Context(), sampleEvent(i)); err != nil {
+			t.Fatalf("Record: %v", err)
+		}
+	}
+	got, err := db.QueryAudit(t.Context(), store.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Errorf("stored %d events, want 3", len(got))
+	}
+}
+
 func newWriter(t testing.TB) (*Writer, *countingStore, string, context.CancelFunc) {
 	t.Helper()
 	dir := t.TempDir()
