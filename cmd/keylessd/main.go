@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -94,6 +95,7 @@ func (s *serveCmd) Run(io stdio) error {
 		return err
 	}
 	logger := newLogger(io.Err, cfg.Dev)
+	tuneGC()
 	now := time.Now
 	if s.ClockOffset != 0 {
 		if !cfg.Dev {
@@ -113,6 +115,28 @@ func (s *serveCmd) Run(io stdio) error {
 		printDevBanner(io.Out, cfg)
 	}
 	return srv.Run(ctx)
+}
+
+// Garbage collector settings of the server, unless GOGC or GOMEMLIMIT say otherwise.
+// Every STS call allocates ~35 KB (request, token, credentials, the audit event) while
+// the live heap stays a few MiB, so with Go's default GOGC=100 the collector ran every
+// few milliseconds under load and took ~10 % of keylessd's CPU (docs/sts.md). GOGC=400
+// lets the heap grow to five times the live data between collections; the memory limit
+// bounds that growth: when the Go heap nears 64 MiB the collector runs earlier whatever
+// GOGC says, which keeps keylessd's peak RSS under the 100 MiB of the S3 memory test
+// (four concurrent 1 GiB uploads, internal/cluster; docs/s3-performance.md).
+const (
+	serverGCPercent   = 400
+	serverMemoryLimit = 64 << 20
+)
+
+func tuneGC() {
+	if _, ok := os.LookupEnv("GOGC"); !ok {
+		debug.SetGCPercent(serverGCPercent)
+	}
+	if _, ok := os.LookupEnv("GOMEMLIMIT"); !ok {
+		debug.SetMemoryLimit(serverMemoryLimit)
+	}
 }
 
 func (s *serveCmd) load() (*config.Config, error) {
