@@ -18,7 +18,8 @@ type Sink interface {
 	Record(ctx context.Context, e *Event) error
 }
 
-// Appender is the part of the store the writer needs.
+// Appender is the part of the store the writer needs. AppendAudit must not keep the
+// events' Data after it returns: the writer reuses those buffers.
 type Appender interface {
 	AppendAudit(ctx context.Context, events []store.AuditEvent) error
 }
@@ -47,6 +48,14 @@ type Writer struct {
 	in      chan *pending
 	stopped chan struct{}
 	once    sync.Once
+
+	// pendings recycles what one Record needs (its marshalled line, its done channel):
+	// every STS call records an event of ~2.5 KB, and allocating it afresh was one of
+	// the larger shares of keylessd's garbage.
+	pendings sync.Pool // *pending
+	// events and buf are reused by commit, which only Run's goroutine calls.
+	events []store.AuditEvent
+	buf    []byte
 }
 
 type pending struct {
@@ -54,6 +63,9 @@ type pending struct {
 	line []byte
 	done chan error
 }
+
+// lineCap is the initial capacity of a line buffer: an STS event is 2-2.5 KB.
+const lineCap = 4096
 
 // WriterOptions configure a Writer.
 type WriterOptions struct {
@@ -95,8 +107,13 @@ func NewWriter(opts WriterOptions) (*Writer, error) {
 
 // Record marshals e (on the caller's goroutine) and waits until its batch is committed.
 func (w *Writer) Record(ctx context.Context, e *Event) error {
-	line, err := e.AppendJSON(make([]byte, 0, 2048))
+	p, _ := w.pendings.Get().(*pending)
+	if p == nil {
+		p = &pending{line: make([]byte, 0, lineCap), done: make(chan error, 1)}
+	}
+	line, err := e.AppendJSON(p.line[:0])
 	if err != nil {
+		w.pendings.Put(p)
 		return fmt.Errorf("marshalling audit event: %w", err)
 	}
 	line = append(line, '\n')
@@ -104,39 +121,48 @@ func (w *Writer) Record(ctx context.Context, e *Event) error {
 	if e.ErrorCode != "" || (e.Keyless.Decision != nil && e.Keyless.Decision.Effect == Deny) {
 		decision = store.DecisionDeny
 	}
-	p := &pending{
-		ev: store.AuditEvent{ID: e.EventID, Time: e.time, Name: e.EventName, Source: e.EventSource,
-			Role: e.role, Subject: e.subject, SessionID: e.Keyless.SessionID, Decision: decision, Data: line[:len(line)-1]},
-		line: line,
-		done: make(chan error, 1),
+	p.ev = store.AuditEvent{ID: e.EventID, Time: e.time, Name: e.EventName, Source: e.EventSource,
+		Role: e.role, Subject: e.subject, SessionID: e.Keyless.SessionID, Decision: decision, Data: line[:len(line)-1]}
+	p.line = line
+	err, answered := w.wait(ctx, p)
+	if answered {
+		// Run is done with p: its line is in the store and the file (or refused).
+		p.ev = store.AuditEvent{}
+		w.pendings.Put(p)
 	}
+	return err
+}
+
+// wait queues p and waits for its commit. answered says whether Run has answered p (so
+// p may be reused); when the caller gave up first, Run may still be using it.
+func (w *Writer) wait(ctx context.Context, p *pending) (err error, answered bool) {
 	select {
 	case <-w.stopped:
-		return ErrClosed
+		return ErrClosed, true
 	default:
 	}
 	select {
 	case w.in <- p:
 	case <-w.stopped:
-		return ErrClosed
+		return ErrClosed, true
 	case <-ctx.Done():
-		return ctx.Err()
+		return ctx.Err(), true
 	}
 	select {
 	case err := <-p.done:
-		return err
+		return err, true
 	case <-w.stopped:
 		// Run drains the queue before it reports stopping: the event was committed
 		// (or failed) by then, or it was queued too late and never will be.
 		select {
 		case err := <-p.done:
-			return err
+			return err, true
 		default:
-			return ErrClosed
+			return ErrClosed, false
 		}
 	case <-ctx.Done():
 		// The event may still be committed; the caller must not answer as if it were.
-		return ctx.Err()
+		return ctx.Err(), false
 	}
 }
 
@@ -199,20 +225,23 @@ func (w *Writer) drain() {
 }
 
 func (w *Writer) commit(ctx context.Context, batch []*pending) {
-	events := make([]store.AuditEvent, len(batch))
-	size := 0
-	for i, p := range batch {
-		events[i] = p.ev
-		size += len(p.line)
+	events := w.events[:0]
+	for _, p := range batch {
+		events = append(events, p.ev)
 	}
 	err := w.append(ctx, events)
+	clear(events) // keep no event data past its commit
+	w.events = events[:0]
 	if err == nil && w.file != nil {
-		buf := make([]byte, 0, size)
+		buf := w.buf[:0]
 		for _, p := range batch {
 			buf = append(buf, p.line...)
 		}
 		if _, err = w.file.Write(buf); err == nil {
 			err = w.file.Sync()
+		}
+		if cap(buf) <= 1<<20 { // keep an ordinary batch's buffer, not a rare huge one
+			w.buf = buf[:0]
 		}
 		if err != nil {
 			err = fmt.Errorf("writing audit log file: %w", err)
