@@ -37,11 +37,11 @@ func addPairs(params map[string]string, s string) error {
 			continue
 		}
 		k, v, _ := strings.Cut(pair, "=")
-		key, err := url.QueryUnescape(k)
+		key, err := queryUnescape(k)
 		if err != nil {
 			return &queryError{Detail: "a parameter name is not properly percent-encoded"}
 		}
-		val, err := url.QueryUnescape(v)
+		val, err := queryUnescape(v)
 		if err != nil {
 			return &queryError{Detail: "the value of a parameter is not properly percent-encoded"}
 		}
@@ -57,6 +57,16 @@ func addPairs(params map[string]string, s string) error {
 		params[key] = val
 	}
 	return nil
+}
+
+// queryUnescape is url.QueryUnescape with a fast path for the usual value, a web
+// identity token (~1 KB of base64url and dots) that has nothing to unescape: two
+// vectorised byte searches instead of url.unescape's byte-by-byte pass.
+func queryUnescape(s string) (string, error) {
+	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
+		return s, nil
+	}
+	return url.QueryUnescape(s)
 }
 
 // assumeInput is a validated AssumeRoleWithWebIdentity request.

@@ -3,7 +3,6 @@ package sts
 import (
 	"encoding/json"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/keyless-dev/keyless/internal/apierr"
@@ -169,7 +168,7 @@ func appendMetadata(b []byte, requestID, root string) []byte {
 // appendEscaped appends s as XML character data. Characters XML 1.0 cannot carry are
 // replaced by U+FFFD.
 func appendEscaped(b []byte, s string) []byte {
-	if !strings.ContainsAny(s, "&<>\"'\r") && isXMLSafe(s) {
+	if isXMLSafe(s) {
 		return append(b, s...)
 	}
 	for _, r := range s {
@@ -195,9 +194,15 @@ func appendEscaped(b []byte, s string) []byte {
 	return b
 }
 
+// isXMLSafe says whether s can be written as XML character data as it is: ASCII, no
+// control character other than tab and newline, nothing to escape. One pass over s (the
+// session token is ~1 KB and is always safe).
 func isXMLSafe(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 && c != '\t' && c != '\n' || c >= 0x80 {
+		switch c := s[i]; {
+		case c >= 0x80, c < 0x20 && c != '\t' && c != '\n':
+			return false
+		case c == '&', c == '<', c == '>', c == '"', c == '\'':
 			return false
 		}
 	}

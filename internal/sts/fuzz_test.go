@@ -149,3 +149,17 @@ func FuzzAppendEscaped(f *testing.F) {
 		}
 	})
 }
+
+// FuzzQueryUnescape: the fast path answers exactly what url.QueryUnescape answers.
+func FuzzQueryUnescape(f *testing.F) {
+	for _, s := range []string{"a.b.c", "a+b", "%41", "%zz", "", "eyJhbGciOiJSUzI1NiJ9.e30.c2ln", "%", "+"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, gotErr := queryUnescape(s)
+		want, wantErr := url.QueryUnescape(s)
+		if got != want || (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("queryUnescape(%q) = %q, %v; url.QueryUnescape gives %q, %v", s, got, gotErr, want, wantErr)
+		}
+	})
+}
