@@ -205,18 +205,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body []byte
+	contentType := "text/xml"
 	if asJSON {
 		body = res.marshalJSON(c.requestID)
-		w.Header().Set("Content-Type", "application/json")
+		contentType = "application/json"
 	} else {
 		buf := h.buffers.Get().(*[]byte)
 		defer h.buffers.Put(buf)
 		body = res.appendXML((*buf)[:0], c.requestID)
 		*buf = body
-		w.Header().Set("Content-Type", "text/xml")
 	}
-	w.Header().Set("x-amzn-RequestId", c.requestID)
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	// Canonical keys set directly: Header.Set would canonicalise them on every call.
+	hdr := w.Header()
+	hdr["Content-Type"] = []string{contentType}
+	hdr["X-Amzn-Requestid"] = []string{c.requestID}
+	hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 	h.log.LogAttrs(r.Context(), slog.LevelDebug, "sts call", slog.String("request_id", c.requestID),
