@@ -184,13 +184,22 @@ func (id *Identity) PolicyConditionKeys(awsCompatibleOnly bool) map[string]Condi
 	return id.memo(memoIndex(awsCompatibleOnly, true), func() map[string]ConditionValue {
 		keys := id.ConditionKeys(awsCompatibleOnly)
 		lower := make(map[string]ConditionValue, len(keys))
-		from := make(map[string]string, len(keys)) // lower-cased name -> original
+		var mixed []string // names with an upper-case letter: rare
 		for k, v := range keys {
-			lk := strings.ToLower(k)
-			if prev, taken := from[lk]; taken && prev > k {
-				continue
+			if strings.ToLower(k) == k { // no allocation for a lower-case name
+				lower[k] = v
+			} else {
+				mixed = append(mixed, k)
 			}
-			lower[lk], from[lk] = v, k
+		}
+		// A lower-case name is the greatest of its spellings, so it stays; among the
+		// others, in ascending order, the last (greatest) one set wins.
+		slices.Sort(mixed)
+		for _, k := range mixed {
+			lk := strings.ToLower(k)
+			if _, exact := keys[lk]; !exact {
+				lower[lk] = keys[k]
+			}
 		}
 		return lower
 	})
