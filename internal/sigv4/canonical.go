@@ -113,8 +113,10 @@ func writeCanonicalURI(b *bytes.Buffer, r *http.Request, rules Rules) {
 	} else {
 		p = normalizePath(wirePath(r))
 	}
-	if p == "" {
-		p = "/"
+	if !strings.HasPrefix(p, "/") {
+		// An empty path, or a request target that is not a path ("*" for server-wide
+		// OPTIONS): the canonical URI is always absolute.
+		p = "/" + p
 	}
 	uriEncode(b, p, false)
 }
