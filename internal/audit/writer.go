@@ -124,7 +124,7 @@ func (w *Writer) Record(ctx context.Context, e *Event) error {
 	p.ev = store.AuditEvent{ID: e.EventID, Time: e.time, Name: e.EventName, Source: e.EventSource,
 		Role: e.role, Subject: e.subject, SessionID: e.Keyless.SessionID, Decision: decision, Data: line[:len(line)-1]}
 	p.line = line
-	err, answered := w.wait(ctx, p)
+	answered, err := w.wait(ctx, p)
 	if answered {
 		// Run is done with p: its line is in the store and the file (or refused).
 		p.ev = store.AuditEvent{}
@@ -135,34 +135,34 @@ func (w *Writer) Record(ctx context.Context, e *Event) error {
 
 // wait queues p and waits for its commit. answered says whether Run has answered p (so
 // p may be reused); when the caller gave up first, Run may still be using it.
-func (w *Writer) wait(ctx context.Context, p *pending) (err error, answered bool) {
+func (w *Writer) wait(ctx context.Context, p *pending) (answered bool, err error) {
 	select {
 	case <-w.stopped:
-		return ErrClosed, true
+		return true, ErrClosed
 	default:
 	}
 	select {
 	case w.in <- p:
 	case <-w.stopped:
-		return ErrClosed, true
+		return true, ErrClosed
 	case <-ctx.Done():
-		return ctx.Err(), true
+		return true, ctx.Err()
 	}
 	select {
 	case err := <-p.done:
-		return err, true
+		return true, err
 	case <-w.stopped:
 		// Run drains the queue before it reports stopping: the event was committed
 		// (or failed) by then, or it was queued too late and never will be.
 		select {
 		case err := <-p.done:
-			return err, true
+			return true, err
 		default:
-			return ErrClosed, false
+			return false, ErrClosed
 		}
 	case <-ctx.Done():
 		// The event may still be committed; the caller must not answer as if it were.
-		return ctx.Err(), false
+		return false, ctx.Err()
 	}
 }
 

@@ -170,6 +170,15 @@ func TestConcurrentRecordsShareCommits(t *testing.T) {
 	if len(got) != n {
 		t.Errorf("stored %d events, want %d", len(got), n)
 	}
+	// Line buffers are reused between records: each stored event must still be its own.
+	for _, e := range got {
+		var data struct {
+			EventID string `json:"eventID"`
+		}
+		if err := json.Unmarshal(e.Data, &data); err != nil || data.EventID != e.ID {
+			t.Fatalf("event %s is stored with the data of %q (%v)", e.ID, data.EventID, err)
+		}
+	}
 	if c := cs.commits.Load(); c >= n {
 		t.Errorf("%d commits for %d events: no group commit happened", c, n)
 	}
