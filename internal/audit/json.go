@@ -143,7 +143,8 @@ func appendMap(b []byte, m map[string]any) ([]byte, error) {
 	if m == nil {
 		return append(b, "null"...), nil
 	}
-	keys := make([]string, 0, len(m))
+	var small [16]string // the maps of an event are small: keep their keys off the heap
+	keys := small[:0]
 	for k := range m {
 		keys = append(keys, k)
 	}
