@@ -138,53 +138,80 @@ func authorize(c *call, o *assumeOutcome) error {
 	return nil
 }
 
-// trustContext is the trust policy's context: the call's own keys first, then the
-// identity's keys, which idtoken computes once per verified identity and shares
-// (read-only; see idtoken.Identity.PolicyConditionKeys), so a call copies none of them.
+// trustContext is the trust policy's context (AWS-WIRE 4.2): the call's own keys first,
+// answered when looked up (a policy reads a few of them, so building a map of all of
+// them on every call was wasted), then the tag and source-identity keys of a call that
+// has them, then the identity's keys, which idtoken computes once per verified identity
+// and shares (read-only; see idtoken.Identity.PolicyConditionKeys), so a call copies
+// none of them.
 type trustContext struct {
-	call   policy.Keys
+	c      *call
+	o      *assumeOutcome
+	extra  policy.Keys                       // nil unless the call has session tags or a source identity
 	claims map[string]idtoken.ConditionValue // names lower-case
 }
 
 // Lookup implements policy.Context; key is lower-case.
 func (t *trustContext) Lookup(key string) ([]string, bool) {
-	if v, ok := t.call[key]; ok {
+	if v, ok := t.callKey(key); ok {
+		return v, true
+	}
+	if v, ok := t.extra[key]; ok {
 		return v, true
 	}
 	cv, ok := t.claims[key]
 	return cv.Values, ok
 }
 
+// callKey answers the sts: and global keys every call has; literal names are lower-case.
+func (t *trustContext) callKey(key string) ([]string, bool) {
+	c, o := t.c, t.o
+	switch key {
+	case "sts:rolesessionname":
+		return []string{o.in.sessionName}, true
+	case "aws:federatedprovider":
+		return []string{o.prov.arn}, true
+	case "aws:principaltype":
+		return []string{"WebIdentityUser"}, true
+	case "aws:currenttime":
+		return []string{c.now.UTC().Format(time.RFC3339)}, true
+	case "aws:epochtime":
+		return []string{strconv.FormatInt(c.now.Unix(), 10)}, true
+	case "aws:securetransport":
+		return []string{strconv.FormatBool(c.secure)}, true
+	case "aws:requestedregion":
+		return []string{c.st.region}, true
+	case "aws:sourceip":
+		if _, err := netip.ParseAddr(c.sourceIP); err == nil {
+			return []string{c.sourceIP}, true
+		}
+	case "aws:useragent":
+		if c.userAgent != "" {
+			return []string{c.userAgent}, true
+		}
+	}
+	return nil, false
+}
+
 // conditionKeys builds the trust-policy context of AWS-WIRE 4.2: the provider's keys
 // (every claim unless aws_compatible_keys_only), the sts: keys and the global keys.
 func conditionKeys(c *call, o *assumeOutcome) policy.Context {
-	keys := make(policy.Keys, 12)
-	t := &trustContext{call: keys, claims: o.id.PolicyConditionKeys(c.st.awsKeysOnly)}
-	// Keys are stored lower-cased (policy.Keys); literal names are written so already.
-	keys["sts:rolesessionname"] = []string{o.in.sessionName}
-	keys["aws:federatedprovider"] = []string{o.prov.arn}
-	keys["aws:principaltype"] = []string{"WebIdentityUser"}
-	keys["aws:currenttime"] = []string{c.now.UTC().Format(time.RFC3339)}
-	keys["aws:epochtime"] = []string{strconv.FormatInt(c.now.Unix(), 10)}
-	keys["aws:securetransport"] = []string{strconv.FormatBool(c.secure)}
-	keys["aws:requestedregion"] = []string{c.st.region}
-	if _, err := netip.ParseAddr(c.sourceIP); err == nil {
-		keys["aws:sourceip"] = []string{c.sourceIP}
-	}
-	if c.userAgent != "" {
-		keys["aws:useragent"] = []string{c.userAgent}
-	}
-	if t := o.tags; t != nil {
-		names := make([]string, len(t.tags))
-		for i, tag := range t.tags {
-			keys.Set("aws:RequestTag/"+tag.Key, tag.Value)
+	t := &trustContext{c: c, o: o, claims: o.id.PolicyConditionKeys(c.st.awsKeysOnly)}
+	if tg := o.tags; tg != nil {
+		t.extra = make(policy.Keys, 3+len(tg.tags))
+		names := make([]string, len(tg.tags))
+		for i, tag := range tg.tags {
+			t.extra.Set("aws:RequestTag/"+tag.Key, tag.Value)
 			names[i] = tag.Key
 		}
-		keys.Set("aws:TagKeys", names...)
-		keys.Set("sts:TransitiveTagKeys", t.transitive...)
+		t.extra.Set("aws:TagKeys", names...)
+		t.extra.Set("sts:TransitiveTagKeys", tg.transitive...)
 	}
 	if o.sourceIdentity != "" {
-		keys.Set("sts:SourceIdentity", o.sourceIdentity)
+		if t.extra == nil {
+			t.extra = make(policy.Keys, 1)
+		}
+		t.extra.Set("sts:SourceIdentity", o.sourceIdentity)
 	}
 	return t
 }
