@@ -108,7 +108,11 @@ func TestLargeWritesStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	const size = 64 << 20
-	const limit = 24 << 20
+	// Holding the body whole would allocate at least 64 MiB here; streaming costs the
+	// unknown-length path's 8 MiB part buffer plus the in-process upstream's own buffers,
+	// 10–28 MiB depending on the run (28 MiB seen under -race in CI), so 40 MiB separates
+	// the two with room for noise.
+	const limit = 40 << 20
 	calls := []struct {
 		name string
 		call func() error
@@ -127,7 +131,7 @@ func TestLargeWritesStream(t *testing.T) {
 		}},
 	}
 	for _, c := range calls {
-		t.Run(c.name+" of 64 MiB allocates less than 24 MiB", func(t *testing.T) {
+		t.Run(c.name+" of 64 MiB allocates less than 40 MiB", func(t *testing.T) {
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)
