@@ -14,6 +14,7 @@ const module = "github.com/keyless-dev/keyless"
 // be placed here before it can be used, so that the layering is decided, not drifted into.
 var rank = map[string]int{
 	"internal/apierr": 1,
+	"internal/cli":    1,
 	"internal/policy": 1,
 	"internal/sigv4":  1,
 

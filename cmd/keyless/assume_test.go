@@ -158,9 +158,9 @@ func (k *keylessSTS) callerARN(t *testing.T, id, secret, session string) string 
 }
 
 // parse reads args like the real CLI does and returns the parsed command tree.
-func parse(t *testing.T, args ...string) *cli {
+func parse(t *testing.T, args ...string) *cliTree {
 	t.Helper()
-	var c cli
+	var c cliTree
 	p, err := kong.New(&c, kong.Name("keyless"), kong.Exit(func(int) { t.Fatalf("kong exited on %q", args) }))
 	if err != nil {
 		t.Fatal(err)

@@ -9,11 +9,11 @@ import (
 	"io"
 	"os"
 
-	"github.com/alecthomas/kong"
+	"github.com/keyless-dev/keyless/internal/cli"
 )
 
-// cli is the whole command tree. Each subcommand lives in its own file.
-type cli struct {
+// cliTree is the whole command tree. Each subcommand lives in its own file.
+type cliTree struct {
 	Assume assumeCmd `cmd:"" help:"Assume a role with the CI job's OIDC token; print the credentials (env, json) or write an AWS profile."`
 	Exec   execCmd   `cmd:"" help:"Assume a role and run a command with the credentials in its environment: keyless exec [flags] -- CMD [ARG...]."`
 	Policy policyCmd `cmd:"" help:"Validate, lint, evaluate and explain IAM policies offline."`
@@ -49,40 +49,16 @@ func main() {
 	os.Exit(run(os.Args[1:], stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}))
 }
 
-// kongExit carries kong's requested exit code through a panic so that run can return it.
-type kongExit int
-
 // run parses args, runs the chosen command and returns the process exit status:
 // 0 success, 1 a negative answer (mismatch, lint errors, command failure), 2 bad input.
-func run(args []string, io stdio) (code int) {
-	var c cli
-	parser, err := kong.New(&c,
-		kong.Name("keyless"),
-		kong.Description("keyless client: CI job credentials without stored keys, and offline policy, token and SigV4 tools."),
-		kong.Writers(io.Out, io.Err),
-		kong.Exit(func(code int) { panic(kongExit(code)) }),
-		kong.UsageOnError(),
-		kong.Bind(io),
-	)
-	if err != nil {
-		fmt.Fprintln(io.Err, "keyless:", err)
-		return 2
+func run(args []string, io stdio) int {
+	code, ended, err := cli.Run(&cliTree{}, args, "keyless",
+		"keyless client: CI job credentials without stored keys, and offline policy, token and SigV4 tools.",
+		io.Out, io.Err, io)
+	if ended {
+		return code
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			k, ok := r.(kongExit)
-			if !ok {
-				panic(r)
-			}
-			code = int(k)
-		}
-	}()
-	kctx, err := parser.Parse(args)
-	if err != nil {
-		fmt.Fprintln(io.Err, "keyless:", err)
-		return 2
-	}
-	return exitCode(io.Err, kctx.Run())
+	return exitCode(io.Err, err)
 }
 
 // exitCode prints err (if it has something to say) and maps it to an exit status.

@@ -15,13 +15,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/alecthomas/kong"
-
+	"github.com/keyless-dev/keyless/internal/cli"
 	"github.com/keyless-dev/keyless/internal/config"
 	"github.com/keyless-dev/keyless/internal/server"
 )
 
-type cli struct {
+type cliTree struct {
 	Serve       serveCmd       `cmd:"" default:"withargs" help:"Run the server (the default): the dev server without --config."`
 	CheckConfig checkConfigCmd `cmd:"" name:"check-config" help:"Load and validate a configuration, listing every problem."`
 	Keys        keysCmd        `cmd:"" help:"Signing and sealing keys: rotate, list."`
@@ -35,41 +34,18 @@ type stdio struct {
 	Err io.Writer
 }
 
-type kongExit int
-
 func main() {
 	os.Exit(run(os.Args[1:], stdio{Out: os.Stdout, Err: os.Stderr}))
 }
 
-func run(args []string, io stdio) (code int) {
-	var c cli
-	parser, err := kong.New(&c,
-		kong.Name("keylessd"),
-		kong.Description("keyless server: STS, S3 gateway and CI token issuer. With no arguments: a dev server on 127.0.0.1:8700."),
-		kong.Writers(io.Out, io.Err),
-		kong.Exit(func(code int) { panic(kongExit(code)) }),
-		kong.UsageOnError(),
-		kong.Bind(io),
-	)
-	if err != nil {
-		fmt.Fprintln(io.Err, "keylessd:", err)
-		return 2
+func run(args []string, io stdio) int {
+	code, ended, err := cli.Run(&cliTree{}, args, "keylessd",
+		"keyless server: STS, S3 gateway and CI token issuer. With no arguments: a dev server on 127.0.0.1:8700.",
+		io.Out, io.Err, io)
+	if ended {
+		return code
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			k, ok := r.(kongExit)
-			if !ok {
-				panic(r)
-			}
-			code = int(k)
-		}
-	}()
-	kctx, err := parser.Parse(args)
 	if err != nil {
-		fmt.Fprintln(io.Err, "keylessd:", err)
-		return 2
-	}
-	if err := kctx.Run(); err != nil {
 		fmt.Fprintln(io.Err, "keylessd:", err)
 		var probs config.Problems
 		if errors.As(err, &probs) {
