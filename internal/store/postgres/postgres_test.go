@@ -128,7 +128,7 @@ func TestOpenByManyNodesAtOnceAppliesEachMigrationOnce(t *testing.T) {
 	}
 	var want []string
 	for _, m := range ms {
-		want = append(want, fmt.Sprintf("%d %s", m.version, m.name))
+		want = append(want, fmt.Sprintf("%d %s", m.Version, m.Name))
 	}
 	rows, err := dbs[0].pool.Query(t.Context(), `SELECT version || ' ' || name FROM schema_migrations ORDER BY version`)
 	if err != nil {

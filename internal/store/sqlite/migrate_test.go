@@ -32,7 +32,7 @@ func openAt(t *testing.T, path string, version int) *sql.DB {
 		t.Fatal(err)
 	}
 	for _, m := range ms {
-		if m.version > version {
+		if m.Version > version {
 			break
 		}
 		if err := old.apply(t.Context(), m); err != nil {
