@@ -50,6 +50,7 @@ type Backend struct {
 	rdb    *stmtDB // readers (WAL allows many)
 	wdb    *stmtDB // the single writer connection, used by the committer
 	commit *committer
+	cache  *objectCache
 	lock   *os.File
 	bufs   sync.Pool // *[]byte of copyBufSize
 
@@ -90,6 +91,7 @@ func New(ctx context.Context, root string, opts Options) (*Backend, error) {
 		now:    opts.Now,
 		log:    opts.Logger,
 		lock:   lock,
+		cache:  newObjectCache(cacheMaxEntries, cacheMaxBytes),
 		pins:   map[string]int{},
 		doomed: map[string]bool{},
 	}

@@ -110,7 +110,7 @@ func (b *Backend) open(ctx context.Context) error {
 	rdb.SetMaxOpenConns(8)
 	rdb.SetMaxIdleConns(8)
 	b.rdb = newStmtDB(rdb)
-	b.commit = &committer{db: b.wdb}
+	b.commit = &committer{db: b.wdb, cache: b.cache}
 	return nil
 }
 
@@ -238,6 +238,7 @@ func decodeMeta(v string) (s3gw.Metadata, map[string]string, error) {
 // WAL fsync. When done, the leader hands the lead to the first waiter of the next group.
 type committer struct {
 	db    *stmtDB
+	cache *objectCache // told about every transaction that changes objects
 	mu    sync.Mutex
 	queue []*txOp
 	busy  bool
@@ -245,6 +246,7 @@ type committer struct {
 
 type txOp struct {
 	fn   func(ctx context.Context, tx querier) error
+	ref  *objectRef // the object fn may change, if any
 	err  error
 	wake chan bool // false: done, err set; true: lead the next group
 }
@@ -253,7 +255,16 @@ type txOp struct {
 // Once queued, fn runs even if ctx ends: the caller must not abandon data a commit may
 // already reference.
 func (c *committer) do(ctx context.Context, fn func(ctx context.Context, tx querier) error) error {
-	op := &txOp{fn: fn, wake: make(chan bool, 1)}
+	return c.queueOp(ctx, &txOp{fn: fn, wake: make(chan bool, 1)})
+}
+
+// doObject is do for an fn that may change the objects row of bucket/key (and no other
+// objects row): the object cache drops that key around the transaction.
+func (c *committer) doObject(ctx context.Context, bucket, key string, fn func(ctx context.Context, tx querier) error) error {
+	return c.queueOp(ctx, &txOp{fn: fn, ref: &objectRef{bucket, key}, wake: make(chan bool, 1)})
+}
+
+func (c *committer) queueOp(ctx context.Context, op *txOp) error {
 	c.mu.Lock()
 	c.queue = append(c.queue, op)
 	lead := !c.busy
@@ -290,6 +301,16 @@ func (c *committer) run(ctx context.Context, batch []*txOp) {
 }
 
 func (c *committer) runTx(ctx context.Context, batch []*txOp) error {
+	var refs []objectRef
+	for _, op := range batch {
+		if op.ref != nil {
+			refs = append(refs, *op.ref)
+		}
+	}
+	if len(refs) > 0 && c.cache != nil {
+		c.cache.begin(refs)
+		defer c.cache.end(refs) // after the commit (or rollback) is done
+	}
 	sqlTx, err := c.db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

@@ -189,7 +189,7 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, bucket, key, uplo
 		garbage []string
 	)
 	modified := b.now().UnixNano()
-	err := b.commit.do(ctx, func(ctx context.Context, tx querier) error {
+	err := b.commit.doObject(ctx, bucket, key, func(ctx context.Context, tx querier) error {
 		var err error
 		info, garbage, err = completeTx(ctx, tx, bucket, key, uploadID, parts, modified)
 		return err

@@ -62,7 +62,7 @@ func (b *Backend) commitObject(ctx context.Context, bucket string, info s3gw.Obj
 	segs := w.segments()
 	files := encodeSegments(segs)
 	var old []segment
-	err := b.commit.do(ctx, func(ctx context.Context, tx querier) error {
+	err := b.commit.doObject(ctx, bucket, info.Key, func(ctx context.Context, tx querier) error {
 		old = nil
 		if err := bucketExists(ctx, tx, bucket); err != nil {
 			return err
@@ -131,7 +131,7 @@ func (b *Backend) DeleteObject(ctx context.Context, bucket, key string) error {
 		return err
 	}
 	var old []segment
-	err := b.commit.do(ctx, func(ctx context.Context, tx querier) error {
+	err := b.commit.doObject(ctx, bucket, key, func(ctx context.Context, tx querier) error {
 		old = nil
 		var prev string
 		err := tx.QueryRowContext(ctx, qDeleteObject, bucket, []byte(key)).Scan(&prev)

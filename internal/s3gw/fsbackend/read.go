@@ -41,8 +41,25 @@ const (
 )
 
 // lookup reads one object's row: its info and where its bytes are (inline bytes only
-// withData).
+// withData; a cached row may have them anyway). Outside a transaction (q is the reader
+// pool) the row comes from the object cache when it holds it, and goes into it.
 func (b *Backend) lookup(ctx context.Context, q querier, bucket, key string, withData bool) (s3gw.ObjectInfo, stored, error) {
+	if q != querier(b.rdb) {
+		return b.lookupIndex(ctx, q, bucket, key, withData)
+	}
+	if info, st, ok := b.cache.get(bucket, key); ok {
+		return info, st, nil
+	}
+	gen := b.cache.generation()
+	info, st, err := b.lookupIndex(ctx, q, bucket, key, withData)
+	if err == nil {
+		b.cache.put(gen, bucket, key, info, st, withData)
+	}
+	return info, st, err
+}
+
+// lookupIndex is lookup's query.
+func (b *Backend) lookupIndex(ctx context.Context, q querier, bucket, key string, withData bool) (s3gw.ObjectInfo, stored, error) {
 	var (
 		info        s3gw.ObjectInfo
 		st          stored
@@ -119,6 +136,7 @@ func (b *Backend) openObject(ctx context.Context, bucket, key string, rng *s3gw.
 		if !errors.Is(err, os.ErrNotExist) {
 			return info, nil, fmt.Errorf("fsbackend: open object data: %w", err)
 		}
+		b.cache.drop(bucket, key) // the row was stale: read it again from the index
 		if err := ctx.Err(); err != nil {
 			return info, nil, err
 		}

@@ -1,0 +1,192 @@
+package fsbackend
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/keyless-dev/keyless/internal/s3gw"
+)
+
+// versionBody is version v of a test object: small ones are inline, large ones files.
+func versionBody(v, size int) []byte {
+	head := []byte(strconv.Itoa(v) + ":")
+	return append(head, bytes.Repeat([]byte{byte(v)}, size)...)
+}
+
+func bodyVersion(t *testing.T, body []byte) int {
+	t.Helper()
+	head, _, ok := bytes.Cut(body, []byte(":"))
+	v, err := strconv.Atoi(string(head))
+	if !ok || err != nil {
+		t.Fatalf("body %.20q is no version", body)
+	}
+	return v
+}
+
+func TestReadsAfterAChangeSeeTheChange(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, size := range []int{100, 64 << 10} { // inline, then file-backed
+		t.Run(fmt.Sprintf("%d bytes", size), func(t *testing.T) {
+			b := newTestBackend(t)
+			for v := range 5 {
+				want := versionBody(v, size)
+				put(t, b, "b", "k", want)
+				if info, got := get(t, b, "b", "k", nil); !bytes.Equal(got, want) || info.ETag != md5hex(want) {
+					t.Fatalf("after writing version %d a GET read version %d", v, bodyVersion(t, got))
+				}
+				if info, err := b.HeadObject(ctx, "b", "k"); err != nil || info.ETag != md5hex(want) {
+					t.Fatalf("after writing version %d HEAD has etag %s (err %v)", v, info.ETag, err)
+				}
+			}
+			// a copy onto the key, a delete and a multipart completion drop it too
+			put(t, b, "b", "src", versionBody(10, size))
+			if _, err := b.CopyObject(ctx, "b", "src", "b", "k", nil, s3gw.CopyOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, got := get(t, b, "b", "k", nil); bodyVersion(t, got) != 10 {
+				t.Fatalf("after a copy onto the key a GET read version %d", bodyVersion(t, got))
+			}
+			if err := b.DeleteObject(ctx, "b", "k"); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := b.GetObject(ctx, "b", "k", nil); !errors.Is(err, s3gw.ErrNoSuchKey) {
+				t.Fatalf("after a delete GetObject = %v, want ErrNoSuchKey", err)
+			}
+			if _, err := b.HeadObject(ctx, "b", "k"); !errors.Is(err, s3gw.ErrNoSuchKey) {
+				t.Fatalf("after a delete HeadObject = %v, want ErrNoSuchKey", err)
+			}
+			put(t, b, "b", "k", versionBody(20, size))
+			get(t, b, "b", "k", nil) // cached again
+			id, err := b.CreateMultipartUpload(ctx, "b", "k", s3gw.Metadata{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			part := versionBody(30, size)
+			p, err := b.UploadPart(ctx, "b", "k", id, 1, bytes.NewReader(part), s3gw.PartOptions{Size: int64(len(part))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.CompleteMultipartUpload(ctx, "b", "k", id, []s3gw.CompletedPart{{Number: 1, ETag: p.ETag}}); err != nil {
+				t.Fatal(err)
+			}
+			if _, got := get(t, b, "b", "k", nil); bodyVersion(t, got) != 30 {
+				t.Fatalf("after a multipart completion a GET read version %d", bodyVersion(t, got))
+			}
+		})
+	}
+}
+
+// A reader that starts after a write returned must never read an older version, while
+// other readers keep filling the cache with what they read.
+func TestConcurrentReadersNeverSeeAVersionOlderThanTheLastAcknowledged(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, size := range []int{100, 40 << 10} {
+		t.Run(fmt.Sprintf("%d bytes", size), func(t *testing.T) {
+			b := newTestBackend(t)
+			put(t, b, "b", "hot", versionBody(0, size))
+			var acked atomic.Int64
+			const versions = 60
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				for v := 1; v <= versions; v++ {
+					data := versionBody(v, size)
+					if _, err := b.PutObject(ctx, "b", "hot", bytes.NewReader(data), s3gw.PutOptions{Size: int64(len(data))}); err != nil {
+						t.Errorf("PutObject: %v", err)
+						return
+					}
+					acked.Store(int64(v))
+				}
+			})
+			for range 4 {
+				wg.Go(func() {
+					for acked.Load() < versions {
+						floor := acked.Load()
+						_, r, err := b.GetObject(ctx, "b", "hot", nil)
+						if err != nil {
+							t.Errorf("GetObject: %v", err)
+							return
+						}
+						got, err := io.ReadAll(r)
+						_ = r.Close()
+						if err != nil {
+							t.Errorf("reading: %v", err)
+							return
+						}
+						if v := bodyVersion(t, got); int64(v) < floor {
+							t.Errorf("a read that began after version %d was acknowledged returned version %d", floor, v)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+		})
+	}
+}
+
+func TestObjectCacheStoresOnlyRowsReadWhileNothingChanged(t *testing.T) {
+	t.Parallel()
+	info := s3gw.ObjectInfo{Key: "k", Size: 3}
+	inline := stored{inline: []byte("abc")}
+	tests := []struct {
+		name     string
+		between  func(c *objectCache) // runs between sampling the generation and put
+		withData bool
+		st       stored
+		cached   bool
+	}{
+		{name: "a row read while nothing changed is stored", between: func(*objectCache) {}, withData: true, st: inline, cached: true},
+		{name: "a row read across another key's change is not stored", between: func(c *objectCache) {
+			c.begin([]objectRef{{"b", "other"}})
+			c.end([]objectRef{{"b", "other"}})
+		}, withData: true, st: inline},
+		{name: "a row read during a change is not stored", between: func(c *objectCache) {
+			c.begin([]objectRef{{"b", "k"}})
+		}, withData: true, st: inline},
+		{name: "an inline row read without its bytes is not stored", between: func(*objectCache) {}, st: stored{}},
+		{name: "a file-backed row read without data is stored", between: func(*objectCache) {},
+			st: stored{segs: []segment{{id: "0123456789abcdef0123456789abcdef", size: 3}}}, cached: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newObjectCache(10, 1<<20)
+			gen := c.generation()
+			tt.between(c)
+			c.put(gen, "b", "k", info, tt.st, tt.withData)
+			if _, _, ok := c.get("b", "k"); ok != tt.cached {
+				t.Errorf("cached = %v, want %v", ok, tt.cached)
+			}
+		})
+	}
+}
+
+func TestObjectCacheStaysWithinItsBounds(t *testing.T) {
+	t.Parallel()
+	c := newObjectCache(8, 1000)
+	for i := range 100 {
+		c.put(c.generation(), "b", strconv.Itoa(i), s3gw.ObjectInfo{}, stored{inline: make([]byte, 50)}, true)
+		if len(c.m) > 8 || c.bytes > 1000 {
+			t.Fatalf("after %d puts the cache holds %d entries and %d bytes (bounds 8 and 1000)", i+1, len(c.m), c.bytes)
+		}
+	}
+	c.put(c.generation(), "b", "big", s3gw.ObjectInfo{}, stored{inline: make([]byte, 600)}, true)
+	if _, _, ok := c.get("b", "big"); ok {
+		t.Error("an entry over a sixteenth of the byte bound was stored")
+	}
+	total := 0
+	for _, e := range c.m {
+		total += len(e.st.inline)
+	}
+	if total != c.bytes {
+		t.Errorf("byte count %d, entries hold %d", c.bytes, total)
+	}
+}
