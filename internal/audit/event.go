@@ -80,9 +80,12 @@ type Resource struct {
 
 // Keyless is keyless's own part of every event.
 type Keyless struct {
-	SessionID string    `json:"sessionId,omitempty"`
-	Role      string    `json:"role,omitempty"`
-	Decision  *Decision `json:"decision,omitempty"`
+	SessionID string `json:"sessionId,omitempty"`
+	Role      string `json:"role,omitempty"`
+	// Subject is the indexed subject (a token's sub, or a session's): in the JSON too,
+	// so that RecoverTail can rebuild an event's index fields from its line.
+	Subject  string    `json:"subject,omitempty"`
+	Decision *Decision `json:"decision,omitempty"`
 }
 
 // Decision explains why a request was allowed or denied.
@@ -129,6 +132,7 @@ func New(now time.Time, source, name, requestID, role, subject string) *Event {
 		e.ManagementEvent = true
 	}
 	e.Keyless.Role = role
+	e.Keyless.Subject = subject
 	return e
 }
 
@@ -136,7 +140,7 @@ func New(now time.Time, source, name, requestID, role, subject string) *Event {
 func (e *Event) Time() time.Time { return e.time }
 
 // SetSubject sets the indexed subject (a token's sub, or a session's principal).
-func (e *Event) SetSubject(s string) { e.subject = s }
+func (e *Event) SetSubject(s string) { e.subject, e.Keyless.Subject = s, s }
 
 // newEventID returns a UUID version 7 (RFC 9562): the event time in milliseconds, then
 // random bits. Like CloudTrail's, it is a UUID; being time-ordered, new events land at

@@ -106,6 +106,11 @@ func (k *Keyless) appendJSON(b []byte) ([]byte, error) {
 		b = append(b, `"role":`...)
 		b = appendString(b, k.Role)
 	}
+	if k.Subject != "" {
+		sep()
+		b = append(b, `"subject":`...)
+		b = appendString(b, k.Subject)
+	}
 	if d := k.Decision; d != nil {
 		sep()
 		b = append(b, `"decision":{"effect":`...)

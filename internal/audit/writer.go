@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/keyless-dev/keyless/internal/store"
 )
@@ -31,6 +32,13 @@ type Appender interface {
 type TrustedAppender interface {
 	Appender
 	AppendTrustedAudit(ctx context.Context, events []store.AuditEvent) error
+}
+
+// DeferredSink is a Sink that can also record events whose callers do not wait for
+// their durable commit (Writer.RecordDeferred).
+type DeferredSink interface {
+	Sink
+	RecordDeferred(ctx context.Context, e *Event) error
 }
 
 // ErrClosed is returned by Record after the writer has stopped.
@@ -62,7 +70,18 @@ type pending struct {
 	ev   store.AuditEvent
 	line []byte
 	done chan error
+	// deferred: nobody waits for this event (RecordDeferred); its line is in the file
+	// already, and Run recycles it after its commit.
+	deferred bool
 }
+
+// DeferWindow bounds how long a deferred event (RecordDeferred) waits for its group
+// commit when no caller is waiting for one: the batch is committed as soon as an event
+// with a waiting caller joins it, DeferredBatch events are queued, or the window ends.
+const (
+	DeferWindow   = 10 * time.Millisecond
+	DeferredBatch = 256
+)
 
 // lineCap is the initial capacity of a line buffer: an STS event is 2-2.5 KB.
 const lineCap = 4096
@@ -107,6 +126,51 @@ func NewWriter(opts WriterOptions) (*Writer, error) {
 
 // Record marshals e (on the caller's goroutine) and waits until its batch is committed.
 func (w *Writer) Record(ctx context.Context, e *Event) error {
+	p, err := w.prepare(e)
+	if err != nil {
+		return err
+	}
+	answered, err := w.wait(ctx, p)
+	if answered {
+		// Run is done with p: its line is in the store and the file (or refused).
+		w.recycle(p)
+	}
+	return err
+}
+
+// RecordDeferred records an event whose caller does not wait for its durable commit:
+// keylessd uses it for allowed S3 reads, which change nothing (docs/audit.md). Before it
+// returns, the event's line is appended to the file (page cache), so it survives the
+// process being killed, and a node that restarts copies the file's tail into the store
+// (RecoverTail); the group commit that stores it and fsyncs the file follows within
+// DeferWindow. Without a file the event is only queued for the store.
+func (w *Writer) RecordDeferred(ctx context.Context, e *Event) error {
+	p, err := w.prepare(e)
+	if err != nil {
+		return err
+	}
+	p.deferred = true
+	if w.file != nil {
+		if _, err := w.file.Write(p.line); err != nil {
+			w.recycle(p)
+			return fmt.Errorf("writing audit log file: %w", err)
+		}
+	}
+	select {
+	case w.in <- p:
+		return nil
+	case <-w.stopped:
+	case <-ctx.Done():
+	}
+	w.recycle(p)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return ErrClosed
+}
+
+// prepare marshals e into a pending (recycled when possible).
+func (w *Writer) prepare(e *Event) (*pending, error) {
 	p, _ := w.pendings.Get().(*pending)
 	if p == nil {
 		p = &pending{line: make([]byte, 0, lineCap), done: make(chan error, 1)}
@@ -114,7 +178,7 @@ func (w *Writer) Record(ctx context.Context, e *Event) error {
 	line, err := e.AppendJSON(p.line[:0])
 	if err != nil {
 		w.pendings.Put(p)
-		return fmt.Errorf("marshalling audit event: %w", err)
+		return nil, fmt.Errorf("marshalling audit event: %w", err)
 	}
 	line = append(line, '\n')
 	decision := store.DecisionAllow
@@ -124,13 +188,14 @@ func (w *Writer) Record(ctx context.Context, e *Event) error {
 	p.ev = store.AuditEvent{ID: e.EventID, Time: e.time, Name: e.EventName, Source: e.EventSource,
 		Role: e.role, Subject: e.subject, SessionID: e.Keyless.SessionID, Decision: decision, Data: line[:len(line)-1]}
 	p.line = line
-	answered, err := w.wait(ctx, p)
-	if answered {
-		// Run is done with p: its line is in the store and the file (or refused).
-		p.ev = store.AuditEvent{}
-		w.pendings.Put(p)
-	}
-	return err
+	p.deferred = false
+	return p, nil
+}
+
+func (w *Writer) recycle(p *pending) {
+	p.ev = store.AuditEvent{}
+	p.deferred = false
+	w.pendings.Put(p)
 }
 
 // wait queues p and waits for its commit. answered says whether Run has answered p (so
@@ -186,8 +251,43 @@ func (w *Writer) Run(ctx context.Context) error {
 			runtime.Gosched()
 			batch = w.fill(batch)
 		}
+		if allDeferred(batch) {
+			batch = w.linger(ctx, batch)
+		}
 		w.commit(context.WithoutCancel(ctx), batch)
 	}
+}
+
+func allDeferred(batch []*pending) bool {
+	for _, p := range batch {
+		if !p.deferred {
+			return false
+		}
+	}
+	return true
+}
+
+// linger lets a batch nobody waits for grow for up to DeferWindow: until an event with
+// a waiting caller arrives (then everything queued is committed at once), the batch
+// holds DeferredBatch events, or ctx ends. One commit (a store transaction and an fsync)
+// then serves many deferred events.
+func (w *Writer) linger(ctx context.Context, batch []*pending) []*pending {
+	t := time.NewTimer(DeferWindow)
+	defer t.Stop()
+	for len(batch) < min(DeferredBatch, w.maxBatch) {
+		select {
+		case p := <-w.in:
+			batch = append(batch, p)
+			if !p.deferred {
+				return w.fill(batch)
+			}
+		case <-t.C:
+			return batch
+		case <-ctx.Done():
+			return batch
+		}
+	}
+	return batch
 }
 
 // fill adds queued events to batch, without waiting, up to maxBatch.
@@ -235,9 +335,14 @@ func (w *Writer) commit(ctx context.Context, batch []*pending) {
 	if err == nil && w.file != nil {
 		buf := w.buf[:0]
 		for _, p := range batch {
-			buf = append(buf, p.line...)
+			if !p.deferred { // a deferred event's line was written by RecordDeferred
+				buf = append(buf, p.line...)
+			}
 		}
-		if _, err = w.file.Write(buf); err == nil {
+		if len(buf) > 0 {
+			_, err = w.file.Write(buf)
+		}
+		if err == nil {
 			err = w.file.Sync()
 		}
 		if cap(buf) <= 1<<20 { // keep an ordinary batch's buffer, not a rare huge one
@@ -251,6 +356,10 @@ func (w *Writer) commit(ctx context.Context, batch []*pending) {
 		w.log.Error("audit commit failed", "events", len(batch), "err", err)
 	}
 	for _, p := range batch {
+		if p.deferred {
+			w.recycle(p) // nobody waits; a failure was logged above
+			continue
+		}
 		p.done <- err
 	}
 }

@@ -27,7 +27,14 @@ func (g *Gateway) record(ctx context.Context, c *call, failure error) error {
 		return nil
 	}
 	ev := g.event(c, failure)
-	if err := g.sink.Record(ctx, ev); err != nil {
+	record := g.sink.Record
+	if ds, ok := g.sink.(audit.DeferredSink); ok && failure == nil && c.req.Op.readOnly() {
+		// An allowed read changes nothing: its event is written before the answer but
+		// committed with the next group commit, without holding the request
+		// (docs/audit.md, "Deferred events").
+		record = ds.RecordDeferred
+	}
+	if err := record(ctx, ev); err != nil {
 		g.log.LogAttrs(ctx, slog.LevelError, "audit record failed", slog.String("request_id", c.reqID),
 			slog.Any("cause", err))
 		return fmt.Errorf("%w: %w", errAuditUnavailable, err)

@@ -150,7 +150,18 @@ func (s *Server) build(ctx context.Context) (_ *parts, err error) {
 	if p.verifier, err = s.buildVerifier(s.cfg, p); err != nil {
 		return nil, err
 	}
-	if p.audit, err = audit.NewWriter(audit.WriterOptions{Store: p.store, File: filepath.Join(cfg.DataDir, auditFile), Logger: s.log}); err != nil {
+	auditPath := filepath.Join(cfg.DataDir, auditFile)
+	// Events the last run wrote to the file but did not live to store (deferred S3
+	// reads), or that a power loss took from SQLite, go into the store first.
+	offered, skipped, err := audit.RecoverTail(ctx, auditPath, p.store, audit.RecoverBytes)
+	if err != nil {
+		return nil, err
+	}
+	if skipped > 0 {
+		s.log.Warn("audit log has lines that are not events (a torn write?); skipped", "lines", skipped)
+	}
+	s.log.Debug("audit log tail given to the store", "events", offered)
+	if p.audit, err = audit.NewWriter(audit.WriterOptions{Store: p.store, File: auditPath, Logger: s.log}); err != nil {
 		return nil, err
 	}
 	p.closers = append(p.closers, func() { _ = p.audit.Close() })

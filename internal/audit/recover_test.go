@@ -1,0 +1,202 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/keyless-dev/keyless/internal/store"
+	"github.com/keyless-dev/keyless/internal/store/sqlite"
+)
+
+func s3ReadEvent(i int) *Event {
+	e := New(time.Date(2026, 11, 29, 12, 0, 0, i*1000, time.UTC), SourceS3, "GetObject", "req", "deployer", "org/o/project/p")
+	e.Keyless.SessionID = "s1"
+	e.ReadOnly = true
+	e.Keyless.Decision = &Decision{Effect: Allow, Reason: "allowed by the caller's policies"}
+	return e
+}
+
+func fileLines(t *testing.T, path string) int {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Count(data, []byte("\n"))
+}
+
+func TestADeferredEventIsInTheFileWhenRecordDeferredReturns(t *testing.T) {
+	w, cs, file, _ := newWriter(t)
+	if err := w.RecordDeferred(t.Context(), s3ReadEvent(0)); err != nil {
+		t.Fatalf("RecordDeferred: %v", err)
+	}
+	if n := fileLines(t, file); n != 1 {
+		t.Fatalf("the file has %d lines right after RecordDeferred, want 1", n)
+	}
+	// ... and in the store within the defer window (polled: the machine may be slow).
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, err := cs.QueryAudit(t.Context(), store.AuditQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the deferred event is not in the store %v after it was recorded", 5*time.Second)
+		}
+		time.Sleep(DeferWindow / 2)
+	}
+	if n := fileLines(t, file); n != 1 {
+		t.Errorf("the file has %d lines after the commit, want 1 (a deferred line is written once)", n)
+	}
+}
+
+func TestAWaitedEventCommitsTheDeferredOnesQueuedBeforeIt(t *testing.T) {
+	w, cs, _, _ := newWriter(t)
+	for i := range 5 {
+		if err := w.RecordDeferred(t.Context(), s3ReadEvent(i)); err != nil {
+			t.Fatalf("RecordDeferred: %v", err)
+		}
+	}
+	if err := w.Record(t.Context(), sampleEvent(0)); err != nil {
+		t.Fatalf("Record: %v", err)
+	}
+	got, err := cs.QueryAudit(t.Context(), store.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 6 {
+		t.Errorf("when Record returned the store held %d events, want the 5 deferred ones and its own", len(got))
+	}
+}
+
+// droppingStore accepts events and keeps none: a process that died before its commit.
+type droppingStore struct{}
+
+func (droppingStore) AppendAudit(context.Context, []store.AuditEvent) error { return nil }
+
+func TestRecoverTailStoresTheEventsTheStoreLacks(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "audit.jsonl")
+	lost, err := NewWriter(WriterOptions{Store: droppingStore{}, File: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { _ = lost.Run(ctx); close(done) }()
+	deny := sampleEvent(9)
+	deny.ErrorCode, deny.ErrorMessage = "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"
+	events := []*Event{s3ReadEvent(1), s3ReadEvent(2), sampleEvent(3), deny}
+	for _, e := range events[:2] {
+		if err := lost.RecordDeferred(t.Context(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, e := range events[2:] {
+		if err := lost.Record(t.Context(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	<-done
+	lost.Close()
+
+	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "keyless.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	// The store already holds one of them: it must not be stored twice.
+	if err := db.AppendAudit(t.Context(), []store.AuditEvent{indexFields(events[2])}); err != nil {
+		t.Fatal(err)
+	}
+	// A torn last line, as a power loss can leave.
+	f, err := os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(`{"eventVersion":"1.08","userIdent`); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	offered, skipped, err := RecoverTail(t.Context(), file, db, RecoverBytes)
+	if err != nil {
+		t.Fatalf("RecoverTail: %v", err)
+	}
+	if offered != 4 || skipped != 1 {
+		t.Errorf("RecoverTail offered %d events and skipped %d lines, want 4 and 1", offered, skipped)
+	}
+	got, err := db.QueryAudit(t.Context(), store.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []store.AuditEvent
+	for _, e := range events {
+		want = append(want, indexFields(e))
+	}
+	// Times come back to the millisecond (from the UUIDv7 event id).
+	opts := []cmp.Option{cmpopts.IgnoreFields(store.AuditEvent{}, "Data"), cmpopts.EquateApproxTime(time.Millisecond),
+		cmpopts.SortSlices(func(a, b store.AuditEvent) bool { return a.ID < b.ID })}
+	if diff := cmp.Diff(want, got, opts...); diff != "" {
+		t.Errorf("store after RecoverTail (-want +got):\n%s", diff)
+	}
+}
+
+func TestRecoverTailReadsOnlyTheTail(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "audit.jsonl")
+	var data []byte
+	var lines [][]byte
+	for i := range 10 {
+		line, err := s3ReadEvent(i).AppendJSON(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, line)
+		data = append(append(data, line...), '\n')
+	}
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "keyless.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	// The tail holds the last three lines and a part of the fourth from the end.
+	tail := int64(len(lines[9]) + len(lines[8]) + len(lines[7]) + 3 + 10)
+	offered, skipped, err := RecoverTail(t.Context(), file, db, tail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if offered != 3 || skipped != 0 {
+		t.Errorf("offered %d, skipped %d; want the 3 whole lines of the tail and nothing skipped", offered, skipped)
+	}
+	if offered, _, err := RecoverTail(t.Context(), filepath.Join(dir, "missing.jsonl"), db, tail); err != nil || offered != 0 {
+		t.Errorf("a missing file: offered %d, err %v; want 0, nil", offered, err)
+	}
+}
+
+// indexFields is the store event the writer makes of e.
+func indexFields(e *Event) store.AuditEvent {
+	decision := store.DecisionAllow
+	if e.ErrorCode != "" {
+		decision = store.DecisionDeny
+	}
+	line, _ := e.AppendJSON(nil)
+	return store.AuditEvent{ID: e.EventID, Time: e.time, Name: e.EventName, Source: e.EventSource, Role: e.role,
+		Subject: e.subject, SessionID: e.Keyless.SessionID, Decision: decision, Data: line}
+}
