@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -199,4 +200,63 @@ func indexFields(e *Event) store.AuditEvent {
 	line, _ := e.AppendJSON(nil)
 	return store.AuditEvent{ID: e.EventID, Time: e.time, Name: e.EventName, Source: e.EventSource, Role: e.role,
 		Subject: e.subject, SessionID: e.Keyless.SessionID, Decision: decision, Data: line}
+}
+
+func TestDeferredEventsWaitOutAStoreOutage(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "keyless.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	cs := &countingStore{DB: db}
+	w, err := NewWriter(WriterOptions{Store: cs, File: filepath.Join(dir, "audit.jsonl"), MaxDeferredBacklog: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; w.Close() })
+
+	cs.fail.Store(true)
+	for i := range 3 {
+		if err := w.RecordDeferred(t.Context(), s3ReadEvent(i)); err != nil {
+			t.Fatalf("RecordDeferred %d during the outage: %v (the backlog is not full yet)", i, err)
+		}
+	}
+	if err := w.Record(t.Context(), sampleEvent(0)); err == nil {
+		t.Fatal("a durable Record succeeded while the store was failing")
+	}
+	// Fill the backlog: once it holds 4 events, new deferred events are refused.
+	refused := false
+	for i := 3; i < 50 && !refused; i++ {
+		err := w.RecordDeferred(t.Context(), s3ReadEvent(i))
+		if errors.Is(err, ErrBacklog) {
+			refused = true
+			break
+		}
+		if err != nil {
+			t.Fatalf("RecordDeferred: %v", err)
+		}
+		time.Sleep(2 * DeferWindow) // let the writer try (and fail) to commit it
+	}
+	if !refused {
+		t.Fatal("RecordDeferred kept accepting events while the store failed and the backlog was full")
+	}
+
+	cs.fail.Store(false)
+	if err := w.Record(t.Context(), sampleEvent(1)); err != nil {
+		t.Fatalf("Record after the outage: %v", err)
+	}
+	got, err := db.QueryAudit(t.Context(), store.AuditQuery{Name: "GetObject"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 {
+		t.Errorf("after the outage the store holds %d deferred events, want the 4 the backlog kept", len(got))
+	}
+	if err := w.RecordDeferred(t.Context(), s3ReadEvent(99)); err != nil {
+		t.Errorf("RecordDeferred after the backlog was stored: %v", err)
+	}
 }

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyless-dev/keyless/internal/store"
@@ -41,6 +43,11 @@ type DeferredSink interface {
 	RecordDeferred(ctx context.Context, e *Event) error
 }
 
+// ErrBacklog is returned by RecordDeferred while the store has failed to take the
+// deferred events already recorded: the caller must refuse its request, as it would if a
+// durable event could not be committed.
+var ErrBacklog = errors.New("audit: the store is not taking events")
+
 // ErrClosed is returned by Record after the writer has stopped.
 var ErrClosed = errors.New("audit: writer stopped")
 
@@ -64,6 +71,13 @@ type Writer struct {
 	// events and buf are reused by commit, which only Run's goroutine calls.
 	events []store.AuditEvent
 	buf    []byte
+
+	// retry holds deferred events whose commit failed (the store was unreachable): they
+	// join the next commit. Only Run's goroutine touches it; backlog is its length for
+	// RecordDeferred, which refuses new events once it reaches maxBacklog.
+	retry      []*pending
+	backlog    atomic.Int64
+	maxBacklog int
 }
 
 type pending struct {
@@ -94,6 +108,9 @@ type WriterOptions struct {
 	Logger *slog.Logger
 	// MaxBatch bounds how many events one commit holds (default 512).
 	MaxBatch int
+	// MaxDeferredBacklog bounds how many deferred events the writer keeps for another
+	// attempt while the store fails (default 4096); beyond it RecordDeferred fails.
+	MaxDeferredBacklog int
 }
 
 // NewWriter opens the JSON-lines file (mode 0600, append) and returns a writer. Run
@@ -113,6 +130,10 @@ func NewWriter(opts WriterOptions) (*Writer, error) {
 	}
 	if w.maxBatch <= 0 {
 		w.maxBatch = 512
+	}
+	w.maxBacklog = opts.MaxDeferredBacklog
+	if w.maxBacklog <= 0 {
+		w.maxBacklog = 4096
 	}
 	if opts.File != "" {
 		f, err := os.OpenFile(opts.File, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
@@ -145,6 +166,9 @@ func (w *Writer) Record(ctx context.Context, e *Event) error {
 // (RecoverTail); the group commit that stores it and fsyncs the file follows within
 // DeferWindow. Without a file the event is only queued for the store.
 func (w *Writer) RecordDeferred(ctx context.Context, e *Event) error {
+	if n := w.backlog.Load(); n >= int64(w.maxBacklog) {
+		return fmt.Errorf("%w: %d deferred events wait for the store", ErrBacklog, n)
+	}
 	p, err := w.prepare(e)
 	if err != nil {
 		return err
@@ -238,7 +262,10 @@ func (w *Writer) Run(ctx context.Context) error {
 	for {
 		select {
 		case p := <-w.in:
-			batch = append(batch[:0], p)
+			// Deferred events a failed commit left go first, with this one.
+			batch = append(append(batch[:0], w.retry...), p)
+			clear(w.retry)
+			w.retry = w.retry[:0]
 		case <-ctx.Done():
 			w.drain()
 			return ctx.Err()
@@ -306,6 +333,20 @@ func (w *Writer) fill(batch []*pending) []*pending {
 // drain commits whatever is queued when the writer stops, so that callers waiting on
 // Record get their answer.
 func (w *Writer) drain() {
+	if len(w.retry) > 0 { // one more attempt; the file has their lines in any case
+		batch := slices.Clone(w.retry)
+		clear(w.retry)
+		w.retry = w.retry[:0]
+		w.commit(context.Background(), batch)
+		for _, p := range w.retry {
+			w.recycle(p)
+		}
+		if len(w.retry) > 0 {
+			w.log.Error("audit: deferred events not stored at shutdown; they are in the audit log file", "events", len(w.retry))
+		}
+		clear(w.retry)
+		w.retry = w.retry[:0]
+	}
 	for {
 		var batch []*pending
 	fill:
@@ -355,13 +396,24 @@ func (w *Writer) commit(ctx context.Context, batch []*pending) {
 	if err != nil {
 		w.log.Error("audit commit failed", "events", len(batch), "err", err)
 	}
+	dropped := 0
 	for _, p := range batch {
-		if p.deferred {
-			w.recycle(p) // nobody waits; a failure was logged above
-			continue
+		switch {
+		case !p.deferred:
+			p.done <- err
+		case err == nil:
+			w.recycle(p) // nobody waits for it
+		case len(w.retry) < w.maxBacklog:
+			w.retry = append(w.retry, p) // its line is in the file; the store gets it later
+		default:
+			dropped++
+			w.recycle(p)
 		}
-		p.done <- err
 	}
+	if dropped > 0 {
+		w.log.Error("audit: deferred events dropped from the store after failed commits; they are in the audit log file", "events", dropped)
+	}
+	w.backlog.Store(int64(len(w.retry)))
 }
 
 // Close closes the JSON-lines file. Call it after Run has returned.
