@@ -40,13 +40,34 @@ func BenchmarkKeylessd(b *testing.B) {
 	if events == "" {
 		events = "all"
 	}
-	p := startGateway(b, events)
+	benchNode(b, startGateway(b, events))
+}
+
+// BenchmarkKeylessdHTTPS is BenchmarkKeylessd against a node serving HTTPS (tls.cert_file,
+// a certificate made by the benchmark), the way production clients reach keyless: the
+// SDK then signs no payload hash (UNSIGNED-PAYLOAD) and sends PutObject bodies as
+// STREAMING-UNSIGNED-PAYLOAD-TRAILER with a CRC32 trailer, its default checksum.
+func BenchmarkKeylessdHTTPS(b *testing.B) {
+	if testing.Short() {
+		b.Skip("starts keylessd")
+	}
+	events := os.Getenv("KEYLESS_BENCH_S3_EVENTS")
+	if events == "" {
+		events = "all"
+	}
+	benchNode(b, startGatewayTLS(b, events))
+}
+
+func benchNode(b *testing.B, p *proc) {
 	creds := sessionCreds(b, p, "bench")
+	// 16 callers on one host: keep their connections (the SDK's default keeps 10).
+	keep := func(tr *http.Transport) { tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 64, 64 }
 	client := s3.New(s3Client(p, creds).Options(), func(o *s3.Options) {
-		// 16 callers on one host: keep their connections (the SDK's default keeps 10).
-		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
-			tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 64, 64
-		})
+		if p.roots != nil {
+			o.HTTPClient = p.sdkHTTPClient(keep)
+		} else {
+			o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(keep)
+		}
 	})
 	small := make([]byte, 4<<10)
 	for i := range small {

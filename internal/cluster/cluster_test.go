@@ -156,12 +156,20 @@ func kid(t *testing.T, token string) string {
 }
 
 func stsClient(n *proc) *sts.Client {
-	return sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(n.URL), Retryer: aws.NopRetryer{}})
+	o := sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(n.URL), Retryer: aws.NopRetryer{}}
+	if n.roots != nil {
+		o.HTTPClient = n.sdkHTTPClient(nil)
+	}
+	return sts.New(o)
 }
 
 func s3Client(n *proc, creds aws.Credentials) *s3.Client {
-	return s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(n.URL), UsePathStyle: true,
-		Credentials: credentials.StaticCredentialsProvider{Value: creds}, Retryer: aws.NopRetryer{}})
+	o := s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(n.URL), UsePathStyle: true,
+		Credentials: credentials.StaticCredentialsProvider{Value: creds}, Retryer: aws.NopRetryer{}}
+	if n.roots != nil {
+		o.HTTPClient = n.sdkHTTPClient(nil)
+	}
+	return s3.New(o)
 }
 
 // requestIDs collects the request ids of answered calls, to find them in the audit log.

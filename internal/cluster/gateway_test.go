@@ -79,7 +79,7 @@ func sessionCreds(tb testing.TB, p *proc, session string) aws.Credentials {
 		tb.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+mintSecret)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := p.http.Do(req)
 	if err != nil {
 		tb.Fatalf("mint: %v", err)
 	}
@@ -146,7 +146,7 @@ func memStatus(pid int) (rss, hwm int64, err error) {
 
 // cpuSeconds reads process_cpu_seconds_total from the node's /-/metrics.
 func cpuSeconds(p *proc) (float64, error) {
-	resp, err := http.Get(p.URL + "/-/metrics")
+	resp, err := p.http.Get(p.URL + "/-/metrics")
 	if err != nil {
 		return 0, err
 	}

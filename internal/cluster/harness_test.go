@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -141,6 +142,12 @@ type proc struct {
 	addr   string
 	URL    string
 
+	// http is the client of the node's own endpoints (/-/readyz, /-/metrics, the mint):
+	// http.DefaultClient, or one trusting the node's test certificate over HTTPS.
+	http *http.Client
+	// roots trust the node's test certificate when it serves HTTPS (nil otherwise).
+	roots *x509.CertPool
+
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -158,7 +165,8 @@ func newProc(t testing.TB, bin, name, addr, yaml string, files map[string][]byte
 			t.Fatal(err)
 		}
 	}
-	p := &proc{t: t, bin: bin, name: name, dir: dir, config: filepath.Join(dir, "keyless.yaml"), addr: addr, URL: "http://" + addr}
+	p := &proc{t: t, bin: bin, name: name, dir: dir, config: filepath.Join(dir, "keyless.yaml"), addr: addr, URL: "http://" + addr,
+		http: http.DefaultClient}
 	if err := os.WriteFile(p.config, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +204,7 @@ func (p *proc) start() {
 
 // ready is nil when /-/readyz answers 200.
 func (p *proc) ready() error {
-	resp, err := http.Get(p.URL + "/-/readyz")
+	resp, err := p.http.Get(p.URL + "/-/readyz")
 	if err != nil {
 		return err
 	}
