@@ -47,12 +47,13 @@ func RecoverTail(ctx context.Context, path string, st Appender, maxBytes int64) 
 	if err != nil {
 		return 0, 0, fmt.Errorf("audit: recover: %w", err)
 	}
-	start := max(fi.Size()-maxBytes, 0)
+	// One byte before the window too: it says whether the window starts on a line.
+	start := max(fi.Size()-maxBytes-1, 0)
 	data := make([]byte, fi.Size()-start)
 	if _, err := f.ReadAt(data, start); err != nil && !errors.Is(err, io.EOF) {
 		return 0, 0, fmt.Errorf("audit: recover: %w", err)
 	}
-	if start > 0 { // the first line is cut: skip to the next one
+	if start > 0 { // skip to the first line that starts inside the window
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
 			return 0, 0, nil

@@ -186,6 +186,11 @@ func TestRecoverTailReadsOnlyTheTail(t *testing.T) {
 	if offered != 3 || skipped != 0 {
 		t.Errorf("offered %d, skipped %d; want the 3 whole lines of the tail and nothing skipped", offered, skipped)
 	}
+	// A window that starts exactly on a line holds that line.
+	exact := int64(len(lines[9]) + len(lines[8]) + 2)
+	if offered, skipped, err := RecoverTail(t.Context(), file, db, exact); err != nil || offered != 2 || skipped != 0 {
+		t.Errorf("a window of exactly two lines: offered %d, skipped %d, err %v; want 2, 0, nil", offered, skipped, err)
+	}
 	if offered, _, err := RecoverTail(t.Context(), filepath.Join(dir, "missing.jsonl"), db, tail); err != nil || offered != 0 {
 		t.Errorf("a missing file: offered %d, err %v; want 0, nil", offered, err)
 	}
@@ -202,6 +207,39 @@ func indexFields(e *Event) store.AuditEvent {
 		Subject: e.subject, SessionID: e.Keyless.SessionID, Decision: decision, Data: line}
 }
 
+func startWriter(t *testing.T, opts WriterOptions) *Writer {
+	t.Helper()
+	w, err := NewWriter(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; w.Close() })
+	return w
+}
+
+func storedCount(t *testing.T, db *sqlite.DB, name string) int {
+	t.Helper()
+	got, err := db.QueryAudit(t.Context(), store.AuditQuery{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(got)
+}
+
+func eventually(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 10 s: %s", what)
+		}
+		time.Sleep(DeferWindow)
+	}
+}
+
 func TestDeferredEventsWaitOutAStoreOutage(t *testing.T) {
 	dir := t.TempDir()
 	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "keyless.db"))
@@ -210,53 +248,95 @@ func TestDeferredEventsWaitOutAStoreOutage(t *testing.T) {
 	}
 	t.Cleanup(func() { db.Close() })
 	cs := &countingStore{DB: db}
-	w, err := NewWriter(WriterOptions{Store: cs, File: filepath.Join(dir, "audit.jsonl"), MaxDeferredBacklog: 4})
+	line, err := s3ReadEvent(0).AppendJSON(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() { _ = w.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; w.Close() })
+	w := startWriter(t, WriterOptions{Store: cs, File: filepath.Join(dir, "audit.jsonl"), MaxUnstoredBytes: int64(3*len(line) + 1)})
 
 	cs.fail.Store(true)
-	for i := range 3 {
-		if err := w.RecordDeferred(t.Context(), s3ReadEvent(i)); err != nil {
-			t.Fatalf("RecordDeferred %d during the outage: %v (the backlog is not full yet)", i, err)
+	accepted := 0
+	for i := range 50 {
+		err := w.RecordDeferred(t.Context(), s3ReadEvent(i))
+		if errors.Is(err, ErrBacklog) {
+			break
 		}
+		if err != nil {
+			t.Fatalf("RecordDeferred during the outage: %v", err)
+		}
+		accepted++
+		time.Sleep(2 * DeferWindow) // let the writer try (and fail) to commit it
+	}
+	if accepted == 0 || accepted >= 50 {
+		t.Fatalf("during the outage %d deferred events were accepted; want a few, then ErrBacklog", accepted)
 	}
 	if err := w.Record(t.Context(), sampleEvent(0)); err == nil {
 		t.Fatal("a durable Record succeeded while the store was failing")
 	}
-	// Fill the backlog: once it holds 4 events, new deferred events are refused.
-	refused := false
-	for i := 3; i < 50 && !refused; i++ {
-		err := w.RecordDeferred(t.Context(), s3ReadEvent(i))
-		if errors.Is(err, ErrBacklog) {
-			refused = true
-			break
-		}
-		if err != nil {
-			t.Fatalf("RecordDeferred: %v", err)
-		}
-		time.Sleep(2 * DeferWindow) // let the writer try (and fail) to commit it
-	}
-	if !refused {
-		t.Fatal("RecordDeferred kept accepting events while the store failed and the backlog was full")
-	}
 
+	// The store comes back; only reads arrive. The writer stores what waits on its own.
 	cs.fail.Store(false)
-	if err := w.Record(t.Context(), sampleEvent(1)); err != nil {
-		t.Fatalf("Record after the outage: %v", err)
+	eventually(t, "a deferred event is accepted again after the outage", func() bool {
+		return w.RecordDeferred(t.Context(), s3ReadEvent(100)) == nil
+	})
+	eventually(t, "every deferred event accepted during the outage is stored", func() bool {
+		return storedCount(t, db, "GetObject") >= accepted+1
+	})
+	if n := storedCount(t, db, "AssumeRoleWithWebIdentity"); n != 0 {
+		t.Errorf("the durable event refused during the outage was stored (%d)", n)
 	}
-	got, err := db.QueryAudit(t.Context(), store.AuditQuery{Name: "GetObject"})
+}
+
+func TestADeferredEventTheStoreRefusesDoesNotBlockLaterCommits(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "keyless.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 4 {
-		t.Errorf("after the outage the store holds %d deferred events, want the 4 the backlog kept", len(got))
+	t.Cleanup(func() { db.Close() })
+	w := startWriter(t, WriterOptions{Store: &countingStore{DB: db}, File: filepath.Join(dir, "audit.jsonl")})
+	invalid := New(time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC), SourceS3, "", "req", "deployer", "sub") // no name
+	if err := w.RecordDeferred(t.Context(), invalid); err != nil {
+		t.Fatal(err)
 	}
-	if err := w.RecordDeferred(t.Context(), s3ReadEvent(99)); err != nil {
-		t.Errorf("RecordDeferred after the backlog was stored: %v", err)
+	if err := w.RecordDeferred(t.Context(), s3ReadEvent(1)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * DeferWindow) // their commit fails (the store refuses the batch)
+	for i := range 3 {
+		if err := w.Record(t.Context(), sampleEvent(i)); err != nil {
+			t.Fatalf("durable Record %d after a refused deferred event: %v", i, err)
+		}
+	}
+	eventually(t, "the valid deferred event is stored and the invalid one dropped", func() bool {
+		return storedCount(t, db, "GetObject") == 1
+	})
+	if n := storedCount(t, db, ""); n != 4 {
+		t.Errorf("the store holds %d events, want the 3 durable ones and the valid deferred one", n)
+	}
+}
+
+func TestACutLastLineIsEndedBeforeTheNextLine(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "audit.jsonl")
+	if err := os.WriteFile(file, []byte(`{"eventVersion":"1.08","userIdent`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "keyless.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	w := startWriter(t, WriterOptions{Store: droppingStore{}, File: file})
+	if err := w.RecordDeferred(t.Context(), s3ReadEvent(1)); err != nil {
+		t.Fatal(err)
+	}
+	offered, skipped, err := RecoverTail(t.Context(), file, db, RecoverBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if offered != 1 || skipped != 1 {
+		t.Errorf("after a cut line and one new event RecoverTail offered %d and skipped %d, want 1 and 1", offered, skipped)
 	}
 }

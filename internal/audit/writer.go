@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,8 +43,8 @@ type DeferredSink interface {
 }
 
 // ErrBacklog is returned by RecordDeferred while the store has failed to take the
-// deferred events already recorded: the caller must refuse its request, as it would if a
-// durable event could not be committed.
+// deferred events already recorded (MaxUnstoredBytes of them): the caller must refuse its
+// request, as it would if a durable event could not be committed.
 var ErrBacklog = errors.New("audit: the store is not taking events")
 
 // ErrClosed is returned by Record after the writer has stopped.
@@ -72,12 +71,17 @@ type Writer struct {
 	events []store.AuditEvent
 	buf    []byte
 
-	// retry holds deferred events whose commit failed (the store was unreachable): they
-	// join the next commit. Only Run's goroutine touches it; backlog is its length for
-	// RecordDeferred, which refuses new events once it reaches maxBacklog.
-	retry      []*pending
-	backlog    atomic.Int64
-	maxBacklog int
+	// retry holds deferred events whose commit failed (the store was unreachable); Run
+	// commits them on their own, every retryEvery, and after any commit that succeeds.
+	// Only Run's goroutine touches it.
+	retry []*pending
+	// waiting is commit's list of the callers to answer (reused).
+	waiting []*pending
+	// unstored counts the bytes of deferred events written to the file but not yet in
+	// the store; RecordDeferred refuses new ones at maxUnstored, which keeps every
+	// unstored line within the tail RecoverTail reads on the next start.
+	unstored    atomic.Int64
+	maxUnstored int64
 }
 
 type pending struct {
@@ -108,9 +112,10 @@ type WriterOptions struct {
 	Logger *slog.Logger
 	// MaxBatch bounds how many events one commit holds (default 512).
 	MaxBatch int
-	// MaxDeferredBacklog bounds how many deferred events the writer keeps for another
-	// attempt while the store fails (default 4096); beyond it RecordDeferred fails.
-	MaxDeferredBacklog int
+	// MaxUnstoredBytes bounds the deferred events (bytes of their lines) written but not
+	// yet stored, e.g. while the store is unreachable; at the bound RecordDeferred fails.
+	// Default RecoverBytes/2, so that RecoverTail's window covers all of them.
+	MaxUnstoredBytes int64
 }
 
 // NewWriter opens the JSON-lines file (mode 0600, append) and returns a writer. Run
@@ -131,18 +136,46 @@ func NewWriter(opts WriterOptions) (*Writer, error) {
 	if w.maxBatch <= 0 {
 		w.maxBatch = 512
 	}
-	w.maxBacklog = opts.MaxDeferredBacklog
-	if w.maxBacklog <= 0 {
-		w.maxBacklog = 4096
+	w.maxUnstored = opts.MaxUnstoredBytes
+	if w.maxUnstored <= 0 {
+		w.maxUnstored = RecoverBytes / 2
 	}
 	if opts.File != "" {
 		f, err := os.OpenFile(opts.File, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 		if err != nil {
 			return nil, fmt.Errorf("opening audit log: %w", err)
 		}
+		if err := endLine(opts.File, f); err != nil {
+			f.Close()
+			return nil, err
+		}
 		w.file = f
 	}
 	return w, nil
+}
+
+// endLine ends the file with a newline if its last line is cut (a write a power loss or
+// a full disk interrupted), so the next line is not glued to it.
+func endLine(path string, w *os.File) error {
+	r, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("opening audit log: %w", err)
+	}
+	defer r.Close()
+	fi, err := r.Stat()
+	if err != nil || fi.Size() == 0 {
+		return err
+	}
+	last := make([]byte, 1)
+	if _, err := r.ReadAt(last, fi.Size()-1); err != nil {
+		return fmt.Errorf("reading audit log: %w", err)
+	}
+	if last[0] != '\n' {
+		if _, err := w.Write([]byte{'\n'}); err != nil {
+			return fmt.Errorf("writing audit log: %w", err)
+		}
+	}
+	return nil
 }
 
 // Record marshals e (on the caller's goroutine) and waits until its batch is committed.
@@ -165,17 +198,29 @@ func (w *Writer) Record(ctx context.Context, e *Event) error {
 // process being killed, and a node that restarts copies the file's tail into the store
 // (RecoverTail); the group commit that stores it and fsyncs the file follows within
 // DeferWindow. Without a file the event is only queued for the store.
+//
+// If it returns an error after the line was written (ctx ended, the writer stopped), the
+// line stays in the file and RecoverTail stores the event on the next start, although
+// its request was refused: the log then holds a read that was not served.
 func (w *Writer) RecordDeferred(ctx context.Context, e *Event) error {
-	if n := w.backlog.Load(); n >= int64(w.maxBacklog) {
-		return fmt.Errorf("%w: %d deferred events wait for the store", ErrBacklog, n)
+	select {
+	case <-w.stopped:
+		return ErrClosed
+	default:
+	}
+	if n := w.unstored.Load(); n >= w.maxUnstored {
+		return fmt.Errorf("%w: %d bytes of deferred events wait for the store", ErrBacklog, n)
 	}
 	p, err := w.prepare(e)
 	if err != nil {
 		return err
 	}
 	p.deferred = true
+	size := int64(len(p.line))
+	w.unstored.Add(size)
 	if w.file != nil {
 		if _, err := w.file.Write(p.line); err != nil {
+			w.unstored.Add(-size)
 			w.recycle(p)
 			return fmt.Errorf("writing audit log file: %w", err)
 		}
@@ -186,6 +231,7 @@ func (w *Writer) RecordDeferred(ctx context.Context, e *Event) error {
 	case <-w.stopped:
 	case <-ctx.Done():
 	}
+	w.unstored.Add(-size)
 	w.recycle(p)
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -259,13 +305,20 @@ func (w *Writer) wait(ctx context.Context, p *pending) (answered bool, err error
 func (w *Writer) Run(ctx context.Context) error {
 	defer w.once.Do(func() { close(w.stopped) })
 	batch := make([]*pending, 0, w.maxBatch)
+	retryTimer := time.NewTimer(retryEvery)
+	defer retryTimer.Stop()
 	for {
+		var retryC <-chan time.Time
+		if len(w.retry) > 0 {
+			retryTimer.Reset(retryEvery)
+			retryC = retryTimer.C
+		}
 		select {
 		case p := <-w.in:
-			// Deferred events a failed commit left go first, with this one.
-			batch = append(append(batch[:0], w.retry...), p)
-			clear(w.retry)
-			w.retry = w.retry[:0]
+			batch = append(batch[:0], p)
+		case <-retryC:
+			w.commitRetry(context.WithoutCancel(ctx))
+			continue
 		case <-ctx.Done():
 			w.drain()
 			return ctx.Err()
@@ -281,8 +334,74 @@ func (w *Writer) Run(ctx context.Context) error {
 		if allDeferred(batch) {
 			batch = w.linger(ctx, batch)
 		}
-		w.commit(context.WithoutCancel(ctx), batch)
+		if w.commit(context.WithoutCancel(ctx), batch) == nil && len(w.retry) > 0 {
+			w.commitRetry(context.WithoutCancel(ctx)) // the store takes events again
+		}
+		clear(batch)
 	}
+}
+
+// retryEvery is how often Run tries again to store deferred events a commit failed on.
+const retryEvery = 200 * time.Millisecond
+
+// commitRetry stores the deferred events failed commits left, maxBatch at a time, apart
+// from any caller's batch. Events the store refuses as invalid (store.ErrInvalid: they
+// would fail every attempt) are dropped one by one, with an error in the log; on any other
+// failure the rest wait for the next attempt.
+func (w *Writer) commitRetry(ctx context.Context) {
+	for len(w.retry) > 0 {
+		n := min(len(w.retry), w.maxBatch)
+		err := w.store(ctx, w.retry[:n])
+		switch {
+		case err == nil:
+			for _, p := range w.retry[:n] {
+				w.forget(p)
+			}
+		case errors.Is(err, store.ErrInvalid):
+			// One at a time, to find the invalid ones.
+			for i, p := range w.retry[:n] {
+				err := w.store(ctx, []*pending{p})
+				if err != nil && !errors.Is(err, store.ErrInvalid) {
+					w.dropRetried(i) // those before i are done; the rest wait
+					return
+				}
+				if err != nil {
+					w.log.Error("audit: the store refuses a deferred event; it stays in the audit log file only",
+						"event", p.ev.ID, "err", err)
+				}
+				w.forget(p)
+			}
+		default:
+			return
+		}
+		w.dropRetried(n)
+	}
+}
+
+// dropRetried removes the first n events (already forgotten) from w.retry.
+func (w *Writer) dropRetried(n int) {
+	rest := copy(w.retry, w.retry[n:])
+	clear(w.retry[rest:])
+	w.retry = w.retry[:rest]
+}
+
+// store appends the events of batch to the store.
+func (w *Writer) store(ctx context.Context, batch []*pending) error {
+	events := w.events[:0]
+	for _, p := range batch {
+		events = append(events, p.ev)
+	}
+	err := w.append(ctx, events)
+	clear(events) // keep no event data past its commit
+	w.events = events[:0]
+	return err
+}
+
+// forget is the end of a deferred event: stored (or dropped), it leaves the unstored
+// count and is recycled.
+func (w *Writer) forget(p *pending) {
+	w.unstored.Add(-int64(len(p.line)))
+	w.recycle(p)
 }
 
 func allDeferred(batch []*pending) bool {
@@ -331,22 +450,9 @@ func (w *Writer) fill(batch []*pending) []*pending {
 }
 
 // drain commits whatever is queued when the writer stops, so that callers waiting on
-// Record get their answer.
+// Record get their answer, and tries once more to store the deferred events that wait.
 func (w *Writer) drain() {
-	if len(w.retry) > 0 { // one more attempt; the file has their lines in any case
-		batch := slices.Clone(w.retry)
-		clear(w.retry)
-		w.retry = w.retry[:0]
-		w.commit(context.Background(), batch)
-		for _, p := range w.retry {
-			w.recycle(p)
-		}
-		if len(w.retry) > 0 {
-			w.log.Error("audit: deferred events not stored at shutdown; they are in the audit log file", "events", len(w.retry))
-		}
-		clear(w.retry)
-		w.retry = w.retry[:0]
-	}
+	w.commitRetry(context.Background())
 	for {
 		var batch []*pending
 	fill:
@@ -359,61 +465,83 @@ func (w *Writer) drain() {
 			}
 		}
 		if len(batch) == 0 {
-			return
+			break
 		}
 		w.commit(context.Background(), batch)
 	}
+	w.commitRetry(context.Background())
+	if len(w.retry) > 0 {
+		w.log.Error("audit: deferred events not stored at shutdown; they are in the audit log file, and the next start stores them",
+			"events", len(w.retry))
+		for _, p := range w.retry {
+			w.forget(p)
+		}
+		clear(w.retry)
+		w.retry = w.retry[:0]
+	}
 }
 
-func (w *Writer) commit(ctx context.Context, batch []*pending) {
-	events := w.events[:0]
+// commit stores batch, then writes the lines of its durable events to the file and
+// fsyncs it, then answers the waiting callers. Deferred events (their lines are in the
+// file already) are done when stored; if the store fails they wait in w.retry, and the
+// file is fsynced all the same, so that their lines are durable during an outage.
+func (w *Writer) commit(ctx context.Context, batch []*pending) error {
+	err := w.store(ctx, batch)
+	deferred := false
 	for _, p := range batch {
-		events = append(events, p.ev)
+		deferred = deferred || p.deferred
 	}
-	err := w.append(ctx, events)
-	clear(events) // keep no event data past its commit
-	w.events = events[:0]
-	if err == nil && w.file != nil {
-		buf := w.buf[:0]
-		for _, p := range batch {
-			if !p.deferred { // a deferred event's line was written by RecordDeferred
-				buf = append(buf, p.line...)
+	if w.file != nil && (err == nil || deferred) {
+		var ferr error
+		if err == nil {
+			buf := w.buf[:0]
+			for _, p := range batch {
+				if !p.deferred { // a deferred event's line was written by RecordDeferred
+					buf = append(buf, p.line...)
+				}
+			}
+			if len(buf) > 0 {
+				_, ferr = w.file.Write(buf)
+			}
+			if cap(buf) <= 1<<20 { // keep an ordinary batch's buffer, not a rare huge one
+				w.buf = buf[:0]
 			}
 		}
-		if len(buf) > 0 {
-			_, err = w.file.Write(buf)
+		if ferr == nil {
+			ferr = w.file.Sync()
 		}
-		if err == nil {
-			err = w.file.Sync()
-		}
-		if cap(buf) <= 1<<20 { // keep an ordinary batch's buffer, not a rare huge one
-			w.buf = buf[:0]
-		}
-		if err != nil {
-			err = fmt.Errorf("writing audit log file: %w", err)
+		if ferr != nil {
+			ferr = fmt.Errorf("writing audit log file: %w", ferr)
+			if err == nil {
+				err = ferr
+			} else {
+				w.log.Error("audit log file", "err", ferr)
+			}
 		}
 	}
 	if err != nil {
 		w.log.Error("audit commit failed", "events", len(batch), "err", err)
 	}
-	dropped := 0
+	// Deferred events first, so that a caller answered below already sees their bytes
+	// gone from the unstored count. A forgotten event goes back to the pool at once, so
+	// the waiting callers are collected before: nothing reads a pending after that.
+	waiting := w.waiting[:0]
 	for _, p := range batch {
 		switch {
 		case !p.deferred:
-			p.done <- err
+			waiting = append(waiting, p)
 		case err == nil:
-			w.recycle(p) // nobody waits for it
-		case len(w.retry) < w.maxBacklog:
-			w.retry = append(w.retry, p) // its line is in the file; the store gets it later
+			w.forget(p)
 		default:
-			dropped++
-			w.recycle(p)
+			w.retry = append(w.retry, p) // its line is in the file; the store gets it later
 		}
 	}
-	if dropped > 0 {
-		w.log.Error("audit: deferred events dropped from the store after failed commits; they are in the audit log file", "events", dropped)
+	for _, p := range waiting {
+		p.done <- err
 	}
-	w.backlog.Store(int64(len(w.retry)))
+	clear(waiting)
+	w.waiting = waiting[:0]
+	return err
 }
 
 // Close closes the JSON-lines file. Call it after Run has returned.

@@ -28,7 +28,7 @@ func (g *Gateway) record(ctx context.Context, c *call, failure error) error {
 	}
 	ev := g.event(c, failure)
 	record := g.sink.Record
-	if ds, ok := g.sink.(audit.DeferredSink); ok && failure == nil && c.req.Op.readOnly() {
+	if ds, ok := g.sink.(audit.DeferredSink); ok && failure == nil && c.req.Op.deferrable() {
 		// An allowed read changes nothing: its event is written before the answer but
 		// committed with the next group commit, without holding the request
 		// (docs/audit.md, "Deferred events").

@@ -88,6 +88,18 @@ func (o Op) readOnly() bool {
 	return true
 }
 
+// deferrable reports whether an allowed request of o may have its audit event deferred
+// (audit.Writer.RecordDeferred): an allow-list of the operations that only read, so
+// that an operation added later is durable until someone decides otherwise.
+func (o Op) deferrable() bool {
+	switch o {
+	case OpListBuckets, OpHeadBucket, OpGetBucketLocation, OpGetBucketVersioning, OpListObjects,
+		OpListObjectsV2, OpListObjectVersions, OpListMultipartUploads, OpGetObject, OpHeadObject, OpListParts:
+		return true
+	}
+	return false
+}
+
 // MaxKeyLen is the longest object key S3 accepts, in bytes.
 const MaxKeyLen = 1024
 

@@ -214,3 +214,18 @@ func FuzzParseRequest(f *testing.F) {
 		}
 	})
 }
+
+func TestOnlyReadOperationsHaveDeferredAuditEvents(t *testing.T) {
+	t.Parallel()
+	deferred := map[Op]bool{OpListBuckets: true, OpHeadBucket: true, OpGetBucketLocation: true,
+		OpGetBucketVersioning: true, OpListObjects: true, OpListObjectsV2: true, OpListObjectVersions: true,
+		OpListMultipartUploads: true, OpGetObject: true, OpHeadObject: true, OpListParts: true}
+	for o := range opCount {
+		if got := o.deferrable(); got != deferred[o] {
+			t.Errorf("%s: deferrable = %v, want %v", o, got, deferred[o])
+		}
+		if o.deferrable() && !o.readOnly() {
+			t.Errorf("%s is deferrable but changes something", o)
+		}
+	}
+}

@@ -209,9 +209,12 @@ func (s *Server) Run(ctx context.Context) error {
 		IdleTimeout:    120 * time.Second,
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		BaseContext:    func(net.Listener) context.Context { return ctx },
+		// Requests and background tasks outlive ctx until Shutdown has let the in-flight
+		// requests finish: a request must not see its context cancelled when shutdown
+		// begins, and the audit writer must still commit its events.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	bgCtx, stopBG := context.WithCancel(ctx)
+	bgCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	for _, task := range s.parts.background {
 		wg.Add(1)
@@ -244,6 +247,9 @@ func (s *Server) Run(ctx context.Context) error {
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err = srv.Shutdown(shutdownCtx)
 		cancel()
+		if err != nil {
+			_ = srv.Close() // requests still running after 10 s are cut off
+		}
 		<-errc
 	}
 	stopBG()

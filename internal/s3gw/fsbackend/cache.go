@@ -22,7 +22,7 @@ type objectCache struct {
 	mu         sync.Mutex
 	gen        uint64
 	m          map[objectRef]*cachedObject
-	bytes      int // inline bytes held
+	bytes      int // estimated bytes held (entrySize)
 	maxEntries int
 	maxBytes   int
 }
@@ -32,10 +32,29 @@ type objectRef struct{ bucket, key string }
 type cachedObject struct {
 	info s3gw.ObjectInfo
 	st   stored
+	size int
 }
 
-// Bounds of the cache: inline objects are at most 32 KiB, so the byte bound is what
-// limits a cache of small objects (keylessd's memory test allows 100 MiB in all).
+// entrySize estimates what an entry holds: its inline bytes, names, metadata (user
+// metadata can be tens of KiB: S3 limits only the header) and segments, plus the
+// structures around them.
+func entrySize(bucket, key string, info s3gw.ObjectInfo, st stored) int {
+	m := info.Metadata
+	n := 256 + len(st.inline) + len(bucket) + len(key) + len(info.ETag) + 48*len(st.segs) +
+		len(m.ContentType) + len(m.ContentEncoding) + len(m.ContentDisposition) + len(m.ContentLanguage) +
+		len(m.CacheControl) + len(m.Expires)
+	for k, v := range m.User {
+		n += 32 + len(k) + len(v)
+	}
+	for k, v := range info.Checksums {
+		n += 32 + len(k) + len(v)
+	}
+	return n
+}
+
+// Bounds of the cache: inline objects are at most 32 KiB, so the byte bound (of
+// entrySize) is what limits a cache of small objects (keylessd's memory test allows
+// 100 MiB in all).
 const (
 	cacheMaxEntries = 16384
 	cacheMaxBytes   = 16 << 20
@@ -70,7 +89,7 @@ func (c *objectCache) put(gen uint64, bucket, key string, info s3gw.ObjectInfo, 
 	if len(st.segs) == 0 && !withData {
 		return
 	}
-	n := len(st.inline)
+	n := entrySize(bucket, key, info, st)
 	if n > c.maxBytes/16 {
 		return
 	}
@@ -80,17 +99,14 @@ func (c *objectCache) put(gen uint64, bucket, key string, info s3gw.ObjectInfo, 
 		return
 	}
 	ref := objectRef{bucket, key}
-	if old, ok := c.m[ref]; ok {
-		c.bytes -= len(old.st.inline)
-	}
-	for ref := range c.m { // evict arbitrary entries (map order is random) to make room
+	c.dropLocked(ref) // a concurrent reader of the same key may have stored it already
+	for other := range c.m { // evict arbitrary entries (map order is random) to make room
 		if len(c.m) < c.maxEntries && c.bytes+n <= c.maxBytes {
 			break
 		}
-		c.bytes -= len(c.m[ref].st.inline)
-		delete(c.m, ref)
+		c.dropLocked(other)
 	}
-	c.m[ref] = &cachedObject{info: info, st: st}
+	c.m[ref] = &cachedObject{info: info, st: st, size: n}
 	c.bytes += n
 }
 
@@ -116,7 +132,7 @@ func (c *objectCache) drop(bucket, key string) {
 
 func (c *objectCache) dropLocked(ref objectRef) {
 	if e, ok := c.m[ref]; ok {
-		c.bytes -= len(e.st.inline)
+		c.bytes -= e.size
 		delete(c.m, ref)
 	}
 }

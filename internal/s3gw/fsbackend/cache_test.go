@@ -171,22 +171,40 @@ func TestObjectCacheStoresOnlyRowsReadWhileNothingChanged(t *testing.T) {
 
 func TestObjectCacheStaysWithinItsBounds(t *testing.T) {
 	t.Parallel()
-	c := newObjectCache(8, 1000)
-	for i := range 100 {
-		c.put(c.generation(), "b", strconv.Itoa(i), s3gw.ObjectInfo{}, stored{inline: make([]byte, 50)}, true)
-		if len(c.m) > 8 || c.bytes > 1000 {
-			t.Fatalf("after %d puts the cache holds %d entries and %d bytes (bounds 8 and 1000)", i+1, len(c.m), c.bytes)
+	const maxBytes = 20000
+	c := newObjectCache(8, maxBytes)
+	check := func(when string) {
+		t.Helper()
+		total := 0
+		for ref, e := range c.m {
+			if e.size != entrySize(ref.bucket, ref.key, e.info, e.st) {
+				t.Fatalf("%s: entry %s has size %d, entrySize says %d", when, ref.key, e.size, entrySize(ref.bucket, ref.key, e.info, e.st))
+			}
+			total += e.size
+		}
+		if total != c.bytes {
+			t.Fatalf("%s: byte count %d, entries hold %d", when, c.bytes, total)
+		}
+		if len(c.m) > 8 || c.bytes > maxBytes {
+			t.Fatalf("%s: the cache holds %d entries and %d bytes (bounds 8 and %d)", when, len(c.m), c.bytes, maxBytes)
 		}
 	}
-	c.put(c.generation(), "b", "big", s3gw.ObjectInfo{}, stored{inline: make([]byte, 600)}, true)
+	for i := range 100 {
+		c.put(c.generation(), "b", strconv.Itoa(i), s3gw.ObjectInfo{}, stored{inline: make([]byte, 50)}, true)
+		check(fmt.Sprintf("after %d puts", i+1))
+	}
+	for i := range 50 { // storing a key the cache holds already (two readers of one key)
+		c.put(c.generation(), "b", strconv.Itoa(90+i%10), s3gw.ObjectInfo{}, stored{inline: make([]byte, 60)}, true)
+		check(fmt.Sprintf("after %d puts of held keys", i+1))
+	}
+	c.put(c.generation(), "b", "big", s3gw.ObjectInfo{}, stored{inline: make([]byte, 1500)}, true)
 	if _, _, ok := c.get("b", "big"); ok {
 		t.Error("an entry over a sixteenth of the byte bound was stored")
 	}
-	total := 0
-	for _, e := range c.m {
-		total += len(e.st.inline)
+	meta := s3gw.ObjectInfo{Metadata: s3gw.Metadata{User: map[string]string{"blob": string(make([]byte, 1500))}}}
+	c.put(c.generation(), "b", "meta", meta, stored{segs: []segment{{id: "0123456789abcdef0123456789abcdef", size: 1}}}, false)
+	if _, _, ok := c.get("b", "meta"); ok {
+		t.Error("an entry whose user metadata is over a sixteenth of the byte bound was stored")
 	}
-	if total != c.bytes {
-		t.Errorf("byte count %d, entries hold %d", c.bytes, total)
-	}
+	check("at the end")
 }
