@@ -99,7 +99,7 @@ func (c *objectCache) put(gen uint64, bucket, key string, info s3gw.ObjectInfo, 
 		return
 	}
 	ref := objectRef{bucket, key}
-	c.dropLocked(ref) // a concurrent reader of the same key may have stored it already
+	c.dropLocked(ref)        // a concurrent reader of the same key may have stored it already
 	for other := range c.m { // evict arbitrary entries (map order is random) to make room
 		if len(c.m) < c.maxEntries && c.bytes+n <= c.maxBytes {
 			break
