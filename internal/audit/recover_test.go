@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -338,5 +339,118 @@ func TestACutLastLineIsEndedBeforeTheNextLine(t *testing.T) {
 	}
 	if offered != 1 || skipped != 1 {
 		t.Errorf("after a cut line and one new event RecoverTail offered %d and skipped %d, want 1 and 1", offered, skipped)
+	}
+}
+
+// pickyStore is the real store that fails (not as invalid) the batches refuse picks.
+type pickyStore struct {
+	*sqlite.DB
+	mu     sync.Mutex
+	refuse func([]store.AuditEvent) bool
+}
+
+func (s *pickyStore) AppendAudit(ctx context.Context, evs []store.AuditEvent) error {
+	s.mu.Lock()
+	refuse := s.refuse
+	s.mu.Unlock()
+	if refuse != nil && refuse(evs) {
+		return errors.New("statement too large for the store")
+	}
+	return s.DB.AppendAudit(ctx, evs)
+}
+
+// AppendTrustedAudit is the method the writer uses (sqlite.DB has it).
+func (s *pickyStore) AppendTrustedAudit(ctx context.Context, evs []store.AuditEvent) error {
+	return s.AppendAudit(ctx, evs)
+}
+
+func (s *pickyStore) set(refuse func([]store.AuditEvent) bool) {
+	s.mu.Lock()
+	s.refuse = refuse
+	s.mu.Unlock()
+}
+
+func TestRetriedEventsGoInSmallerChunksWhenLargeOnesFail(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "keyless.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ps := &pickyStore{DB: db}
+	w := startWriter(t, WriterOptions{Store: ps, File: filepath.Join(dir, "audit.jsonl")})
+	ps.set(func([]store.AuditEvent) bool { return true }) // an outage
+	for i := range 10 {
+		if err := w.RecordDeferred(t.Context(), s3ReadEvent(i)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * DeferWindow)
+	}
+	// The store is back, but refuses any statement of more than two events.
+	ps.set(func(evs []store.AuditEvent) bool { return len(evs) > 2 })
+	for i := range 3 {
+		if err := w.Record(t.Context(), sampleEvent(i)); err != nil {
+			t.Fatalf("Record %d: %v", i, err)
+		}
+	}
+	eventually(t, "the ten deferred events are stored in chunks the store takes", func() bool {
+		return storedCount(t, db, "GetObject") == 10
+	})
+}
+
+func TestAStuckDeferredEventNeverLeavesTheRecoveryWindow(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "keyless.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ps := &pickyStore{DB: db}
+	const bound = 20000
+	file := filepath.Join(dir, "audit.jsonl")
+	w := startWriter(t, WriterOptions{Store: ps, File: file, MaxUnstoredBytes: bound})
+	stuck := s3ReadEvent(0)
+	ps.set(func(evs []store.AuditEvent) bool { // any batch holding the stuck event fails
+		for _, e := range evs {
+			if e.ID == stuck.EventID {
+				return true
+			}
+		}
+		return false
+	})
+	if err := w.RecordDeferred(t.Context(), stuck); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * DeferWindow)
+	// Durable events keep being stored and written; the file grows past the stuck line.
+	refused := false
+	for i := 0; i < 200 && !refused; i++ {
+		if err := w.Record(t.Context(), sampleEvent(i%60)); err != nil {
+			t.Fatalf("Record: %v", err)
+		}
+		err := w.RecordDeferred(t.Context(), s3ReadEvent(i+1))
+		refused = errors.Is(err, ErrBacklog)
+		if err != nil && !refused {
+			t.Fatal(err)
+		}
+	}
+	if !refused {
+		t.Fatalf("the file grew far past a stuck deferred event and RecordDeferred still accepted events (oldest %d, written %d, stored %d)", w.oldest.Load(), w.written.Load(), storedCount(t, db, ""))
+	}
+	fi, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Everything after the stuck line is within the bound, plus the lines of one round.
+	if offered, _, err := RecoverTail(t.Context(), file, droppingStore{}, 2*bound); err != nil || offered == 0 {
+		t.Fatalf("RecoverTail: %v", err)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := bytes.Index(data, []byte(stuck.EventID))
+	if back := fi.Size() - int64(at); back > 2*bound {
+		t.Errorf("the stuck event's line is %d bytes from the end, more than RecoverTail's window of %d", back, 2*bound)
 	}
 }

@@ -75,6 +75,9 @@ type Writer struct {
 	// commits them on their own, every retryEvery, and after any commit that succeeds.
 	// Only Run's goroutine touches it.
 	retry []*pending
+	// retryChunk is how many retried events one store call gets: halved after a failure,
+	// doubled after a success, at most maxBatch.
+	retryChunk int
 	// waiting is commit's list of the callers to answer (reused).
 	waiting []*pending
 	// unstored counts the bytes of deferred events written to the file but not yet in
@@ -82,6 +85,12 @@ type Writer struct {
 	// unstored line within the tail RecoverTail reads on the next start.
 	unstored    atomic.Int64
 	maxUnstored int64
+	// written counts the file's bytes (its size at open plus every line written since),
+	// and oldest is the end offset of the oldest deferred event that failed to be
+	// stored, or -1: RecordDeferred also refuses once the file has grown maxUnstored
+	// past it, so a stuck event never leaves RecoverTail's window.
+	written atomic.Int64
+	oldest  atomic.Int64
 }
 
 type pending struct {
@@ -91,6 +100,9 @@ type pending struct {
 	// deferred: nobody waits for this event (RecordDeferred); its line is in the file
 	// already, and Run recycles it after its commit.
 	deferred bool
+	// end is where the file ended once a deferred event's line was written (about:
+	// concurrent writers append in any order): how far back RecoverTail must read.
+	end int64
 }
 
 // DeferWindow bounds how long a deferred event (RecordDeferred) waits for its group
@@ -136,6 +148,8 @@ func NewWriter(opts WriterOptions) (*Writer, error) {
 	if w.maxBatch <= 0 {
 		w.maxBatch = 512
 	}
+	w.oldest.Store(-1)
+	w.retryChunk = w.maxBatch
 	w.maxUnstored = opts.MaxUnstoredBytes
 	if w.maxUnstored <= 0 {
 		w.maxUnstored = RecoverBytes / 2
@@ -149,6 +163,12 @@ func NewWriter(opts WriterOptions) (*Writer, error) {
 			f.Close()
 			return nil, err
 		}
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("opening audit log: %w", err)
+		}
+		w.written.Store(fi.Size())
 		w.file = f
 	}
 	return w, nil
@@ -211,6 +231,10 @@ func (w *Writer) RecordDeferred(ctx context.Context, e *Event) error {
 	if n := w.unstored.Load(); n >= w.maxUnstored {
 		return fmt.Errorf("%w: %d bytes of deferred events wait for the store", ErrBacklog, n)
 	}
+	if o := w.oldest.Load(); o >= 0 && w.written.Load()-o >= w.maxUnstored {
+		return fmt.Errorf("%w: the oldest deferred event waiting for the store is %d bytes back in the file",
+			ErrBacklog, w.written.Load()-o)
+	}
 	p, err := w.prepare(e)
 	if err != nil {
 		return err
@@ -219,7 +243,9 @@ func (w *Writer) RecordDeferred(ctx context.Context, e *Event) error {
 	size := int64(len(p.line))
 	w.unstored.Add(size)
 	if w.file != nil {
-		if _, err := w.file.Write(p.line); err != nil {
+		n, err := w.file.Write(p.line)
+		p.end = w.written.Add(int64(n))
+		if err != nil {
 			w.unstored.Add(-size)
 			w.recycle(p)
 			return fmt.Errorf("writing audit log file: %w", err)
@@ -307,16 +333,21 @@ func (w *Writer) Run(ctx context.Context) error {
 	batch := make([]*pending, 0, w.maxBatch)
 	retryTimer := time.NewTimer(retryEvery)
 	defer retryTimer.Stop()
+	armed := true
 	for {
 		var retryC <-chan time.Time
 		if len(w.retry) > 0 {
-			retryTimer.Reset(retryEvery)
+			if !armed { // armed once, not pushed back by each new event
+				retryTimer.Reset(retryEvery)
+				armed = true
+			}
 			retryC = retryTimer.C
 		}
 		select {
 		case p := <-w.in:
 			batch = append(batch[:0], p)
 		case <-retryC:
+			armed = false
 			w.commitRetry(context.WithoutCancel(ctx))
 			continue
 		case <-ctx.Done():
@@ -349,14 +380,16 @@ const retryEvery = 200 * time.Millisecond
 // would fail every attempt) are dropped one by one, with an error in the log; on any other
 // failure the rest wait for the next attempt.
 func (w *Writer) commitRetry(ctx context.Context) {
+	defer w.markOldest()
 	for len(w.retry) > 0 {
-		n := min(len(w.retry), w.maxBatch)
+		n := min(len(w.retry), w.retryChunk)
 		err := w.store(ctx, w.retry[:n])
 		switch {
 		case err == nil:
 			for _, p := range w.retry[:n] {
 				w.forget(p)
 			}
+			w.retryChunk = min(2*w.retryChunk, w.maxBatch)
 		case errors.Is(err, store.ErrInvalid):
 			// One at a time, to find the invalid ones.
 			for i, p := range w.retry[:n] {
@@ -372,10 +405,24 @@ func (w *Writer) commitRetry(ctx context.Context) {
 				w.forget(p)
 			}
 		default:
+			// Perhaps too large a statement for the store: smaller chunks next time.
+			w.retryChunk = max(n/2, 1)
 			return
 		}
 		w.dropRetried(n)
 	}
+}
+
+// markOldest publishes where the oldest deferred event waiting in w.retry ends in the
+// file (-1 when none waits).
+func (w *Writer) markOldest() {
+	o := int64(-1)
+	for _, p := range w.retry {
+		if o < 0 || p.end < o {
+			o = p.end
+		}
+	}
+	w.oldest.Store(o)
 }
 
 // dropRetried removes the first n events (already forgotten) from w.retry.
@@ -501,7 +548,9 @@ func (w *Writer) commit(ctx context.Context, batch []*pending) error {
 				}
 			}
 			if len(buf) > 0 {
-				_, ferr = w.file.Write(buf)
+				var n int
+				n, ferr = w.file.Write(buf)
+				w.written.Add(int64(n))
 			}
 			if cap(buf) <= 1<<20 { // keep an ordinary batch's buffer, not a rare huge one
 				w.buf = buf[:0]
@@ -536,6 +585,7 @@ func (w *Writer) commit(ctx context.Context, batch []*pending) error {
 			w.retry = append(w.retry, p) // its line is in the file; the store gets it later
 		}
 	}
+	w.markOldest()
 	for _, p := range waiting {
 		p.done <- err
 	}
