@@ -114,11 +114,7 @@ func TestRecoverTailStoresTheEventsTheStoreLacks(t *testing.T) {
 	<-done
 	lost.Close()
 
-	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "keyless.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openDB(t, dir)
 	// The store already holds one of them: it must not be stored twice.
 	if err := db.AppendAudit(t.Context(), []store.AuditEvent{indexFields(events[2])}); err != nil {
 		t.Fatal(err)
@@ -173,11 +169,7 @@ func TestRecoverTailReadsOnlyTheTail(t *testing.T) {
 	if err := os.WriteFile(file, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "keyless.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openDB(t, dir)
 	// The tail holds the last three lines and a part of the fourth from the end.
 	tail := int64(len(lines[9]) + len(lines[8]) + len(lines[7]) + 3 + 10)
 	offered, skipped, err := RecoverTail(t.Context(), file, db, tail)
@@ -243,11 +235,7 @@ func eventually(t *testing.T, what string, ok func() bool) {
 
 func TestDeferredEventsWaitOutAStoreOutage(t *testing.T) {
 	dir := t.TempDir()
-	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "keyless.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openDB(t, dir)
 	cs := &countingStore{DB: db}
 	line, err := s3ReadEvent(0).AppendJSON(nil)
 	if err != nil {
@@ -290,11 +278,7 @@ func TestDeferredEventsWaitOutAStoreOutage(t *testing.T) {
 
 func TestADeferredEventTheStoreRefusesDoesNotBlockLaterCommits(t *testing.T) {
 	dir := t.TempDir()
-	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "keyless.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openDB(t, dir)
 	w := startWriter(t, WriterOptions{Store: &countingStore{DB: db}, File: filepath.Join(dir, "audit.jsonl")})
 	invalid := New(time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC), SourceS3, "", "req", "deployer", "sub") // no name
 	if err := w.RecordDeferred(t.Context(), invalid); err != nil {
@@ -324,11 +308,7 @@ func TestACutLastLineIsEndedBeforeTheNextLine(t *testing.T) {
 	if err := os.WriteFile(file, []byte(`{"eventVersion":"1.08","userIdent`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "keyless.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openDB(t, dir)
 	w := startWriter(t, WriterOptions{Store: droppingStore{}, File: file})
 	if err := w.RecordDeferred(t.Context(), s3ReadEvent(1)); err != nil {
 		t.Fatal(err)
@@ -372,11 +352,7 @@ func (s *pickyStore) set(refuse func([]store.AuditEvent) bool) {
 
 func TestRetriedEventsGoInSmallerChunksWhenLargeOnesFail(t *testing.T) {
 	dir := t.TempDir()
-	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "keyless.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openDB(t, dir)
 	ps := &pickyStore{DB: db}
 	w := startWriter(t, WriterOptions{Store: ps, File: filepath.Join(dir, "audit.jsonl")})
 	ps.set(func([]store.AuditEvent) bool { return true }) // an outage
@@ -400,11 +376,7 @@ func TestRetriedEventsGoInSmallerChunksWhenLargeOnesFail(t *testing.T) {
 
 func TestAStuckDeferredEventNeverLeavesTheRecoveryWindow(t *testing.T) {
 	dir := t.TempDir()
-	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "keyless.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openDB(t, dir)
 	ps := &pickyStore{DB: db}
 	const bound = 20000
 	file := filepath.Join(dir, "audit.jsonl")
@@ -453,4 +425,15 @@ func TestAStuckDeferredEventNeverLeavesTheRecoveryWindow(t *testing.T) {
 	if back := fi.Size() - int64(at); back > 2*bound {
 		t.Errorf("the stuck event's line is %d bytes from the end, more than RecoverTail's window of %d", back, 2*bound)
 	}
+}
+
+// openDB opens a SQLite store in dir, closed with the test.
+func openDB(t *testing.T, dir string) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "keyless.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
