@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/keyless-dev/keyless/internal/s3gw"
 )
@@ -207,4 +210,35 @@ func TestObjectCacheStaysWithinItsBounds(t *testing.T) {
 		t.Error("an entry whose user metadata is over a sixteenth of the byte bound was stored")
 	}
 	check("at the end")
+}
+
+func TestADataFileRemovedBehindTheIndexIsAnErrorNotALoop(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newTestBackend(t)
+	put(t, b, "b", "big", versionBody(1, 64<<10)) // file-backed
+	get(t, b, "b", "big", nil)                    // and cached
+	_, st, err := b.lookupIndex(ctx, b.rdb, "b", "big", false)
+	if err != nil || len(st.segs) != 1 {
+		t.Fatalf("lookup: %v, %d segments", err, len(st.segs))
+	}
+	if err := os.Remove(b.filePath(st.segs[0].id)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, r, err := b.GetObject(ctx, "b", "big", nil)
+		if r != nil {
+			r.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "missing") {
+			t.Errorf("GetObject of an object whose data file is gone = %v, want a corrupt-store error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("GetObject of an object whose data file is gone did not return")
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -109,10 +110,16 @@ func resolveRange(rng *s3gw.Range, size int64) (first, last int64, err error) {
 // until the reader is closed, so a concurrent overwrite or delete cannot remove them; if
 // they were removed between the index read and the pin, the row is stale: read it again.
 func (b *Backend) openObject(ctx context.Context, bucket, key string, rng *s3gw.Range) (s3gw.ObjectInfo, *objectReader, error) {
+	var missing string // the data file found missing on the previous turn
 	for {
 		info, st, err := b.lookup(ctx, b.rdb, bucket, key, true)
 		if err != nil {
 			return info, nil, err
+		}
+		if missing != "" && slices.ContainsFunc(st.segs, func(s segment) bool { return s.id == missing }) {
+			// The index still names the file it named before: not a concurrent change but
+			// a file removed behind the index's back. Reading again would loop for ever.
+			return info, nil, fmt.Errorf("fsbackend: corrupt store: %q names data file %s, which is missing", key, missing)
 		}
 		first, last, err := resolveRange(rng, info.Size)
 		if err != nil {
@@ -136,6 +143,7 @@ func (b *Backend) openObject(ctx context.Context, bucket, key string, rng *s3gw.
 		if !errors.Is(err, os.ErrNotExist) {
 			return info, nil, fmt.Errorf("fsbackend: open object data: %w", err)
 		}
+		missing = segs[r.i].id
 		b.cache.drop(bucket, key) // the row was stale: read it again from the index
 		if err := ctx.Err(); err != nil {
 			return info, nil, err
