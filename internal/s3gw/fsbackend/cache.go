@@ -1,6 +1,7 @@
 package fsbackend
 
 import (
+	"hash/maphash"
 	"sync"
 
 	"github.com/keyless-dev/keyless/internal/s3gw"
@@ -13,14 +14,18 @@ import (
 // It is coherent because this process is the index's only writer (New takes an exclusive
 // lock on the root) and every change to the objects table goes through committer.doObject,
 // which names the key it changes. Around such a transaction the committer calls begin and
-// end; both drop the key and move gen on, so gen is odd while a transaction that changes
-// objects runs. A reader samples gen before its query and stores what it read only if gen
-// is still that even value afterwards: a row read while, or before, any object changed
-// is never stored after the change dropped it. Entries are shared: callers treat the
-// returned info's maps and inline bytes as read-only (s3gw never writes to them).
+// end; both drop the key and move the key's generation on, so it is odd while a
+// transaction that changes the key runs. A reader samples the key's generation before its
+// query and stores what it read only if it is still that even value afterwards: a row read
+// while, or before, the key changed is never stored after the change dropped it.
+// Generations are kept per stripe of keys (a hash of the key picks one of genStripes), so
+// the memory is fixed and writes to other keys rarely stop a key from being cached; keys
+// that share a stripe only cache less. Entries are shared: callers treat the returned
+// info's maps and inline bytes as read-only (s3gw never writes to them).
 type objectCache struct {
 	mu         sync.Mutex
-	gen        uint64
+	seed       maphash.Seed
+	gens       [genStripes]uint64
 	m          map[objectRef]*cachedObject
 	bytes      int // estimated bytes held (entrySize)
 	maxEntries int
@@ -58,10 +63,11 @@ func entrySize(bucket, key string, info s3gw.ObjectInfo, st stored) int {
 const (
 	cacheMaxEntries = 16384
 	cacheMaxBytes   = 16 << 20
+	genStripes      = 4096
 )
 
 func newObjectCache(maxEntries, maxBytes int) *objectCache {
-	return &objectCache{m: make(map[objectRef]*cachedObject), maxEntries: maxEntries, maxBytes: maxBytes}
+	return &objectCache{m: make(map[objectRef]*cachedObject), seed: maphash.MakeSeed(), maxEntries: maxEntries, maxBytes: maxBytes}
 }
 
 // get returns the cached row of bucket/key. A row of an inline object is complete only
@@ -76,11 +82,22 @@ func (c *objectCache) get(bucket, key string) (s3gw.ObjectInfo, stored, bool) {
 	return e.info, e.st, true
 }
 
-// generation is sampled by a reader before it queries the index.
-func (c *objectCache) generation() uint64 {
+// stripe is the generation slot of bucket/key.
+func (c *objectCache) stripe(ref objectRef) int {
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	h.WriteString(ref.bucket)
+	h.WriteByte(0)
+	h.WriteString(ref.key)
+	return int(h.Sum64() % genStripes)
+}
+
+// generation is sampled by a reader of bucket/key before it queries the index.
+func (c *objectCache) generation(bucket, key string) uint64 {
+	i := c.stripe(objectRef{bucket, key})
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.gen
+	return c.gens[i]
 }
 
 // put stores a row read at generation gen, unless an object changed since (or was
@@ -93,12 +110,13 @@ func (c *objectCache) put(gen uint64, bucket, key string, info s3gw.ObjectInfo, 
 	if n > c.maxBytes/16 {
 		return
 	}
+	ref := objectRef{bucket, key}
+	i := c.stripe(ref)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if gen != c.gen || gen%2 == 1 {
+	if gen != c.gens[i] || gen%2 == 1 {
 		return
 	}
-	ref := objectRef{bucket, key}
 	c.dropLocked(ref)        // a concurrent reader of the same key may have stored it already
 	for other := range c.m { // evict arbitrary entries (map order is random) to make room
 		if len(c.m) < c.maxEntries && c.bytes+n <= c.maxBytes {
@@ -115,9 +133,15 @@ func (c *objectCache) begin(refs []objectRef) { c.step(refs) }
 func (c *objectCache) end(refs []objectRef)   { c.step(refs) }
 
 func (c *objectCache) step(refs []objectRef) {
+	stripes := make(map[int]bool, len(refs)) // each stripe moves once, even if two keys share it
+	for _, ref := range refs {
+		stripes[c.stripe(ref)] = true
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.gen++
+	for i := range stripes {
+		c.gens[i]++
+	}
 	for _, ref := range refs {
 		c.dropLocked(ref)
 	}

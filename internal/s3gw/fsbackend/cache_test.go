@@ -148,9 +148,22 @@ func TestObjectCacheStoresOnlyRowsReadWhileNothingChanged(t *testing.T) {
 		cached   bool
 	}{
 		{name: "a row read while nothing changed is stored", between: func(*objectCache) {}, withData: true, st: inline, cached: true},
-		{name: "a row read across another key's change is not stored", between: func(c *objectCache) {
-			c.begin([]objectRef{{"b", "other"}})
-			c.end([]objectRef{{"b", "other"}})
+		{name: "a row read across another key's change is stored", between: func(c *objectCache) {
+			other := otherStripeKey(c, "k")
+			c.begin([]objectRef{{"b", other}})
+			c.end([]objectRef{{"b", other}})
+		}, withData: true, st: inline, cached: true},
+		{name: "a row read across its own change is not stored", between: func(c *objectCache) {
+			c.begin([]objectRef{{"b", "k"}})
+			c.end([]objectRef{{"b", "k"}})
+		}, withData: true, st: inline},
+		{name: "a row read across a change of a key of its stripe is not stored", between: func(c *objectCache) {
+			same := sameStripeKey(c, "k")
+			c.begin([]objectRef{{"b", same}, {"b", "k"}}) // two keys of one stripe in one transaction
+			c.end([]objectRef{{"b", same}, {"b", "k"}})
+		}, withData: true, st: inline},
+		{name: "a row read while a key of its stripe changes is not stored", between: func(c *objectCache) {
+			c.begin([]objectRef{{"b", sameStripeKey(c, "k")}})
 		}, withData: true, st: inline},
 		{name: "a row read during a change is not stored", between: func(c *objectCache) {
 			c.begin([]objectRef{{"b", "k"}})
@@ -162,7 +175,7 @@ func TestObjectCacheStoresOnlyRowsReadWhileNothingChanged(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newObjectCache(10, 1<<20)
-			gen := c.generation()
+			gen := c.generation("b", "k")
 			tt.between(c)
 			c.put(gen, "b", "k", info, tt.st, tt.withData)
 			if _, _, ok := c.get("b", "k"); ok != tt.cached {
@@ -193,19 +206,19 @@ func TestObjectCacheStaysWithinItsBounds(t *testing.T) {
 		}
 	}
 	for i := range 100 {
-		c.put(c.generation(), "b", strconv.Itoa(i), s3gw.ObjectInfo{}, stored{inline: make([]byte, 50)}, true)
+		c.put(c.generation("b", strconv.Itoa(i)), "b", strconv.Itoa(i), s3gw.ObjectInfo{}, stored{inline: make([]byte, 50)}, true)
 		check(fmt.Sprintf("after %d puts", i+1))
 	}
 	for i := range 50 { // storing a key the cache holds already (two readers of one key)
-		c.put(c.generation(), "b", strconv.Itoa(90+i%10), s3gw.ObjectInfo{}, stored{inline: make([]byte, 60)}, true)
+		c.put(c.generation("b", strconv.Itoa(90+i%10)), "b", strconv.Itoa(90+i%10), s3gw.ObjectInfo{}, stored{inline: make([]byte, 60)}, true)
 		check(fmt.Sprintf("after %d puts of held keys", i+1))
 	}
-	c.put(c.generation(), "b", "big", s3gw.ObjectInfo{}, stored{inline: make([]byte, 1500)}, true)
+	c.put(c.generation("b", "big"), "b", "big", s3gw.ObjectInfo{}, stored{inline: make([]byte, 1500)}, true)
 	if _, _, ok := c.get("b", "big"); ok {
 		t.Error("an entry over a sixteenth of the byte bound was stored")
 	}
 	meta := s3gw.ObjectInfo{Metadata: s3gw.Metadata{User: map[string]string{"blob": string(make([]byte, 1500))}}}
-	c.put(c.generation(), "b", "meta", meta, stored{segs: []segment{{id: "0123456789abcdef0123456789abcdef", size: 1}}}, false)
+	c.put(c.generation("b", "meta"), "b", "meta", meta, stored{segs: []segment{{id: "0123456789abcdef0123456789abcdef", size: 1}}}, false)
 	if _, _, ok := c.get("b", "meta"); ok {
 		t.Error("an entry whose user metadata is over a sixteenth of the byte bound was stored")
 	}
@@ -240,5 +253,26 @@ func TestADataFileRemovedBehindTheIndexIsAnErrorNotALoop(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("GetObject of an object whose data file is gone did not return")
+	}
+}
+
+// sameStripeKey and otherStripeKey find a key whose generation stripe is (is not) key's.
+func sameStripeKey(c *objectCache, key string) string {
+	want := c.stripe(objectRef{"b", key})
+	for i := 0; ; i++ {
+		k := "s" + strconv.Itoa(i)
+		if k != key && c.stripe(objectRef{"b", k}) == want {
+			return k
+		}
+	}
+}
+
+func otherStripeKey(c *objectCache, key string) string {
+	want := c.stripe(objectRef{"b", key})
+	for i := 0; ; i++ {
+		k := "o" + strconv.Itoa(i)
+		if c.stripe(objectRef{"b", k}) != want {
+			return k
+		}
 	}
 }

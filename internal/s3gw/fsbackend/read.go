@@ -51,7 +51,7 @@ func (b *Backend) lookup(ctx context.Context, q querier, bucket, key string, wit
 	if info, st, ok := b.cache.get(bucket, key); ok {
 		return info, st, nil
 	}
-	gen := b.cache.generation()
+	gen := b.cache.generation(bucket, key)
 	info, st, err := b.lookupIndex(ctx, q, bucket, key, withData)
 	if err == nil {
 		b.cache.put(gen, bucket, key, info, st, withData)
